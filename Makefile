@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export STLS_HOME ?= $(CURDIR)/data
+export GX_ANALYTICS_ENABLED := False
+export TQDM_DISABLE := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
+
+.PHONY: install demo test lint clean-data
+
+install: $(STAMP)
+
+# A fresh machine installs exactly the versions in constraints.txt (uv resolves in seconds).
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.*" || $(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip install --python $(BIN)/python --constraint constraints.txt -e ".[dev,postgres]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/stls demo-data
+	$(BIN)/stls run
+	@echo
+	$(BIN)/stls outturn --year 2021-22
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src dags expectations tests
+	$(BIN)/ruff format --check src dags expectations tests
+	$(BIN)/mypy
+
+clean-data:
+	rm -rf "$(STLS_HOME)"

@@ -1,0 +1,78 @@
+"""Where things live. Every path the pipeline touches is derived here from STLS_HOME.
+
+The repository root is found from this file so that an editable install, the Airflow DAG
+folder and the tests all agree on one dbt project and one set of seeds.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The folders below STLS_HOME, one attribute each."""
+
+    home: Path
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def raw(self) -> Path:
+        """Every file received, stored once by SHA-256."""
+        return self.home / "raw"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def work(self) -> Path:
+        """Scratch space for one run: parsed returns waiting for the single warehouse writer."""
+        return self.home / "work"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse" / "stls.duckdb"
+
+    @property
+    def published(self) -> Path:
+        return self.home / "published"
+
+    @property
+    def parquet(self) -> Path:
+        return self.published / "parquet"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
+    def ensure(self) -> Paths:
+        for folder in (
+            self.landing,
+            self.raw,
+            self.quarantine,
+            self.work,
+            self.warehouse.parent,
+            self.published,
+            self.reports,
+        ):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def stls_home() -> Path:
+    """STLS_HOME, defaulting to the repository's data/ folder as the returns contract says."""
+    return Path(os.environ.get("STLS_HOME") or REPO_ROOT / "data").resolve()
+
+
+def paths() -> Paths:
+    return Paths(stls_home())

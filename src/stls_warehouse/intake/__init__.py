@@ -1,0 +1,1 @@
+"""Return intake: file routing, strict parsers, the submission ledger and quarantine."""

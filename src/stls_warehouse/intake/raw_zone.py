@@ -1,0 +1,56 @@
+"""The raw zone: every file received, stored once and immutably by its SHA-256.
+
+A school's file name is kept only as data (in receipts and the submission ledger); it is
+never used to build a path. Objects are written when a file is first staged; the receipt
+that says "this name with these bytes was received" is written only after the submission
+ledger has committed, so a crash between the two makes the next run process it again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+class RawZone:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def object_path(self, sha256: str) -> Path:
+        return self.root / "objects" / sha256[:2] / sha256
+
+    def _receipt(self, sha256: str) -> Path:
+        return self.root / "receipts" / sha256[:2] / f"{sha256}.json"
+
+    def put_object(self, sha256: str, data: bytes) -> Path:
+        target = self.object_path(sha256)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{sha256}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+            target.chmod(0o444)
+        return target
+
+    def read_object(self, sha256: str) -> bytes:
+        return self.object_path(sha256).read_bytes()
+
+    def names(self, sha256: str) -> list[str]:
+        receipt = self._receipt(sha256)
+        if not receipt.exists():
+            return []
+        return list(json.loads(receipt.read_text(encoding="utf-8")))
+
+    def has(self, sha256: str, name: str) -> bool:
+        return name in self.names(sha256)
+
+    def record_receipt(self, sha256: str, name: str) -> None:
+        names = self.names(sha256)
+        if name in names:
+            return
+        receipt = self._receipt(sha256)
+        receipt.parent.mkdir(parents=True, exist_ok=True)
+        tmp = receipt.with_name(f".{sha256}.tmp")
+        tmp.write_text(json.dumps([*names, name]), encoding="utf-8")
+        os.replace(tmp, receipt)

@@ -1,0 +1,150 @@
+"""Intake stage: validate landed files and stage the results for the warehouse writer.
+
+Intake workers never write the warehouse (DuckDB has one writer). Each file's outcome is
+staged in the run's work folder as `<sha256>.json` plus, for accepted returns,
+`<sha256>.parquet` with its typed lines; the single writer (`submissions.load_staged`)
+then records it in the submission ledger. Files already in the raw zone were received
+before and are not parsed again, which makes re-running intake cheap and idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from stls_warehouse.intake.raw_zone import RawZone
+from stls_warehouse.intake.validate import ValidationResult, validate_return
+
+
+
+def _arrow_schemas() -> dict[str, Any]:
+    import pyarrow as pa
+
+    money = pa.decimal128(18, 2)
+    return {
+        "ledger": pa.schema(
+            [
+                ("source_row", pa.int32()),
+                ("sla_code", pa.string()),
+                ("financial_year", pa.string()),
+                ("period", pa.int32()),
+                ("line_ref", pa.string()),
+                ("posting_date", pa.date32()),
+                ("cost_centre", pa.string()),
+                ("account_code", pa.string()),
+                ("fund_strand", pa.string()),
+                ("description", pa.string()),
+                ("amount", money),
+                ("is_overhead_recharge", pa.bool_()),
+            ]
+        ),
+        "kpi": pa.schema(
+            [
+                ("source_row", pa.int32()),
+                ("sla_code", pa.string()),
+                ("kpi_month", pa.string()),
+                ("kpi_code", pa.string()),
+                ("value", money),
+                ("numerator", pa.int64()),
+                ("denominator", pa.int64()),
+                ("comment", pa.string()),
+            ]
+        ),
+    }
+
+
+def outcome_record(result: ValidationResult, *, landing_path: Path | None, mtime_ns: int | None) -> dict[str, Any]:
+    """The staged outcome of one file, as JSON-ready data."""
+    name = result.name
+    period = getattr(name.period, "period", None) if name else None
+    return {
+        "file": result.file,
+        "landing_path": str(landing_path) if landing_path else None,
+        "sha256": result.sha256,
+        "size": result.size,
+        "mtime": datetime.fromtimestamp(mtime_ns / 1e9, UTC).isoformat() if mtime_ns else None,
+        "mtime_ns": mtime_ns,
+        "return_type": result.return_type,
+        "sla_code": result.sla_code,
+        "period_key": result.period_key,
+        "financial_year": name.period.financial_year if name else None,
+        "period": period,
+        "kpi_month": name.period.key if name and name.return_type == "kpi" else None,
+        "status": "ACCEPTED" if result.accepted else "REJECTED",
+        "is_nil_return": result.is_nil,
+        "line_count": result.line_count,
+        "amount_total": str(result.amount_total) if result.amount_total is not None else None,
+        "errors": [p.as_dict() for p in result.errors],
+        "warnings": [p.as_dict() for p in result.warnings],
+    }
+
+
+def write_lines(result: ValidationResult, target: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = _arrow_schemas()[result.return_type or ""]
+    records = result.ledger_lines if result.return_type == "ledger" else result.kpi_rows
+    table = pa.Table.from_pylist([asdict(r) for r in records], schema=schema)
+    tmp = target.with_suffix(".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, target)
+
+
+def stage_files(paths: list[str], run_dir: Path, raw_zone: RawZone) -> list[dict[str, Any]]:
+    """Validate each file not received before; stage its outcome. Returns short summaries."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    summaries = []
+    for text in paths:
+        path = Path(text)
+        try:
+            data = path.read_bytes()
+            mtime_ns = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            continue  # picked up by an earlier run and moved away: nothing to do
+        result_sha = _sha256(data)
+        if raw_zone.has(result_sha, path.name):
+            summaries.append({"file": path.name, "sha256": result_sha, "status": "ALREADY_RECEIVED"})
+            continue
+        raw_zone.put_object(result_sha, data)
+        result = validate_return(path.name, data)
+        record = outcome_record(result, landing_path=path, mtime_ns=mtime_ns)
+        if result.accepted:
+            write_lines(result, run_dir / f"{result.sha256}.parquet")
+        _write_json(run_dir / f"{result.sha256}.json", record)
+        summaries.append({"file": path.name, "sha256": result.sha256, "status": record["status"],
+                          "errors": len(result.errors)})
+    return summaries
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_json(target: Path, record: dict[str, Any]) -> None:
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1, default=_json_default), encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value))
+
+
+def read_staged(run_dir: Path) -> list[dict[str, Any]]:
+    """Staged outcomes of a run, in received order (modification time, then name)."""
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in run_dir.glob("*.json")]
+    return sorted(records, key=lambda r: (r["mtime_ns"] or 0, r["file"]))
+
+
+def rewrite_staged(run_dir: Path, record: dict[str, Any]) -> None:
+    _write_json(run_dir / f"{record['sha256']}.json", record)

@@ -1,0 +1,772 @@
+"""Validate one return against the returns contract (spec/returns.md, version 1).
+
+`validate_return(name, data)` never raises for anything a school can send: every problem
+becomes a located Problem with a contract code, every problem in the file is listed (capped
+per code), and an accepted return comes back as canonical, typed records ready to load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypeVar
+
+from stls_warehouse import reference
+from stls_warehouse.intake import naming
+from stls_warehouse.intake.problems import (
+    UNREADABLE_CODES,
+    CellValueError,
+    Code,
+    Problem,
+    ReturnUnreadable,
+)
+from stls_warehouse.intake.reader import (
+    MAX_FILE_BYTES,
+    Grid,
+    column_letter,
+    open_xlsx,
+    read_csv,
+)
+from stls_warehouse.intake.schema import CONTROL_SHEET, KPI, LEDGER, NIL_ACCOUNT, SCHEMAS, ReturnSchema
+from stls_warehouse.intake.values import (
+    Cell,
+    format_money,
+    parse_date,
+    parse_decimal,
+    parse_flag,
+    parse_money,
+    parse_whole_number,
+)
+from stls_warehouse.periods import (
+    KpiMonth,
+    LedgerPeriod,
+    parse_financial_year,
+    parse_kpi_month,
+)
+
+MAX_PROBLEMS_PER_CODE = 100
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    source_row: int
+    sla_code: str
+    financial_year: str
+    period: int
+    line_ref: str
+    posting_date: date
+    cost_centre: str | None
+    account_code: str
+    fund_strand: str
+    description: str | None
+    amount: Decimal
+    is_overhead_recharge: bool
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    source_row: int
+    sla_code: str
+    kpi_month: str
+    kpi_code: str
+    value: Decimal | None
+    numerator: int | None
+    denominator: int | None
+    comment: str | None
+
+
+@dataclass
+class ValidationResult:
+    file: str
+    sha256: str
+    size: int
+    return_type: str | None = None
+    name: naming.ReturnName | None = None
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    ledger_lines: list[LedgerLine] = field(default_factory=list)
+    kpi_rows: list[KpiRow] = field(default_factory=list)
+    is_nil: bool = False
+    line_count: int = 0  # data lines in the table (a nil line counts)
+    amounts_valid: bool = True  # every amount parsed: the Control total can be compared
+
+    @property
+    def accepted(self) -> bool:
+        return not self.errors
+
+    @property
+    def status(self) -> str:
+        return "accepted" if self.accepted else "rejected"
+
+    @property
+    def sla_code(self) -> str | None:
+        return self.name.sla_code if self.name else None
+
+    @property
+    def period_key(self) -> str | None:
+        return self.name.period_key if self.name else None
+
+    @property
+    def amount_total(self) -> Decimal | None:
+        if self.return_type != "ledger" or not self.accepted:
+            return None
+        return sum((line.amount for line in self.ledger_lines), Decimal("0.00"))
+
+    def contract_dict(self) -> dict[str, Any]:
+        """The object `stls validate --json` prints for this file."""
+        return {
+            "file": self.file,
+            "status": self.status,
+            "return_type": self.return_type,
+            "sla_code": self.sla_code,
+            "period_key": self.period_key,
+            "errors": [p.contract_dict() for p in self.errors],
+            "warnings": [p.contract_dict() for p in self.warnings],
+        }
+
+
+class _Collector:
+    """Collects problems, listing at most MAX_PROBLEMS_PER_CODE of each code."""
+
+    def __init__(self, result: ValidationResult) -> None:
+        self.result = result
+        self.counts: Counter[str] = Counter()
+
+    def error(self, code: Code, message: str, **where: Any) -> None:
+        self.counts[code] += 1
+        if self.counts[code] <= MAX_PROBLEMS_PER_CODE:
+            self.result.errors.append(Problem(code=code, message=message, **where))
+
+    def warning(self, code: Code, message: str, **where: Any) -> None:
+        self.result.warnings.append(Problem(code=code, message=message, **where))
+
+    def close(self) -> None:
+        for code, count in sorted(self.counts.items()):
+            if count > MAX_PROBLEMS_PER_CODE:
+                self.warning(
+                    Code.PROBLEMS_CAPPED,
+                    f"{count - MAX_PROBLEMS_PER_CODE} more {code} problems are not listed; "
+                    f"fix the {MAX_PROBLEMS_PER_CODE} shown and validate again.",
+                )
+
+
+def validate_return(name: str, data: bytes) -> ValidationResult:
+    """Check one file, given its original name and its bytes."""
+    result = ValidationResult(file=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    problems = _Collector(result)
+    extension = naming.extension_of(name)
+    if extension not in naming.ALLOWED_EXTENSIONS:
+        problems.error(
+            Code.FILE_TYPE_NOT_ALLOWED,
+            f"Files ending '{extension or '(nothing)'}' are not accepted; send the return as .csv or .xlsx.",
+        )
+        return result
+    parsed, reason = naming.parse_return_name(name)
+    result.name = parsed
+    result.return_type = parsed.return_type if parsed else naming.return_type_from_prefix(name)
+    if len(data) > MAX_FILE_BYTES:
+        problems.error(Code.FILE_TOO_LARGE, "The file is over 20 MB; a monthly return is far smaller.")
+        return result
+    if parsed is None:
+        problems.error(Code.FILENAME_INVALID, f"The file name '{name}' is not valid: {reason}.")
+    try:
+        grid, control = _read_table(result, extension, data)
+    except ReturnUnreadable as unreadable:
+        result.errors = [p for p in result.errors if p.code in UNREADABLE_CODES]
+        result.errors.append(unreadable.problem)
+        return result
+    if grid is None:
+        return result  # SHEET_MISSING, already reported
+    _check_table(result, problems, grid, control)
+    if any(p.code in UNREADABLE_CODES for p in result.errors):
+        result.errors = [p for p in result.errors if p.code in UNREADABLE_CODES]
+    problems.close()
+    if not result.accepted:
+        result.ledger_lines, result.kpi_rows = [], []
+    return result
+
+
+def _read_table(
+    result: ValidationResult, extension: str, data: bytes
+) -> tuple[Grid | None, Grid | None]:
+    if extension == ".csv":
+        grid = read_csv(data)
+        if result.return_type is None:
+            result.return_type = _guess_type(grid)
+        return grid, None
+    wanted = {LEDGER.sheet.lower(), KPI.sheet.lower(), CONTROL_SHEET.lower()}
+    book = open_xlsx(data, wanted)
+    by_lower = {name.strip(" \t\u00a0").lower(): grid for name, grid in book.sheets.items()}
+    if result.return_type is None:
+        found = [s for s in SCHEMAS.values() if s.sheet.lower() in by_lower]
+        result.return_type = found[0].return_type if len(found) == 1 else None
+    if result.return_type is None:
+        result.errors.append(
+            Problem(Code.SHEET_MISSING, "The workbook has no 'Ledger' or 'KPI' sheet holding the return.")
+        )
+        return None, None
+    schema = SCHEMAS[result.return_type]
+    grid = by_lower.get(schema.sheet.lower())
+    if grid is None:
+        result.errors.append(
+            Problem(
+                Code.SHEET_MISSING,
+                f"The workbook has no sheet named '{schema.sheet}'; put the table on a sheet of that name.",
+                sheet=schema.sheet,
+            )
+        )
+        return None, None
+    control = by_lower.get(CONTROL_SHEET.lower()) if schema is LEDGER else None
+    return grid, control
+
+
+def _guess_type(grid: Grid) -> str | None:
+    first = min(grid.rows) if grid.rows else None
+    names = {cell.text.lower() for cell in grid.rows[first].values()} if first else set()
+    if "line_ref" in names:
+        return "ledger"
+    if "kpi_code" in names:
+        return "kpi"
+    return None
+
+
+@dataclass
+class _Table:
+    """The table's header mapped to columns, and its data rows."""
+
+    schema: ReturnSchema
+    sheet: str | None
+    columns: dict[str, int]  # column name -> 0-based index
+    rows: list[tuple[int, dict[int, Cell]]]
+
+
+def _check_table(result: ValidationResult, problems: _Collector, grid: Grid, control: Grid | None) -> None:
+    if result.return_type is None:
+        problems.error(
+            Code.HEADER_MISMATCH,
+            "The header does not look like a ledger or a KPI return; use the template's header.",
+            row=1,
+        )
+        return
+    schema = SCHEMAS[result.return_type]
+    if grid.hidden:
+        problems.warning(
+            Code.HIDDEN_SHEET,
+            f"The '{grid.sheet}' sheet is hidden; it was read anyway.",
+            sheet=grid.sheet,
+        )
+    header_row = 1 if grid.sheet is not None else (min(grid.rows) if grid.rows else 1)
+    data_rows = sorted((n, cells) for n, cells in grid.rows.items() if n > header_row)
+    if not grid.rows.get(header_row) or not data_rows:
+        problems.error(
+            Code.EMPTY_RETURN,
+            "The return has no data lines; send every line of the period (or a single NIL line).",
+        )
+        return
+    columns = _check_header(problems, schema, grid, header_row)
+    table = _Table(schema, grid.sheet, columns, data_rows)
+    _check_cells(problems, table, grid, header_row)
+    if schema is LEDGER:
+        _check_ledger_rows(result, problems, table)
+        if control is not None:
+            _check_control(result, problems, control)
+    else:
+        _check_kpi_rows(result, problems, table)
+
+
+def _check_header(problems: _Collector, schema: ReturnSchema, grid: Grid, header_row: int) -> dict[str, int]:
+    cells = grid.rows[header_row]
+    width = max(cells) + 1
+    columns: dict[str, int] = {}
+    where = {"sheet": grid.sheet, "row": header_row}
+    for index in range(width):
+        cell = cells.get(index)
+        letter = column_letter(index)
+        if cell is None:
+            problems.error(Code.HEADER_MISMATCH, f"Column {letter} has no name in the header.", **where)
+            continue
+        if cell.kind in ("error", "uncalculated"):
+            continue  # reported by _check_cells
+        name = cell.text.lower()
+        if name in columns:
+            problems.error(
+                Code.HEADER_MISMATCH, f"The column '{cell.text}' appears twice.", column=cell.text, **where
+            )
+        elif name not in schema.columns:
+            problems.error(
+                Code.HEADER_MISMATCH,
+                f"'{cell.text}' is not a column of the {schema.return_type} return; "
+                f"the columns are {', '.join(schema.columns)}.",
+                column=cell.text,
+                **where,
+            )
+        else:
+            columns[name] = index
+    for name in schema.columns:
+        if name not in columns:
+            problems.error(Code.HEADER_MISMATCH, f"The column '{name}' is missing.", column=name, **where)
+    grid.header_width = width if grid.header_width is None else grid.header_width
+    return columns
+
+
+def _check_cells(problems: _Collector, table: _Table, grid: Grid, header_row: int) -> None:
+    """Error values, uncalculated formulas, ragged rows and merged cells, anywhere in the table."""
+    names = {index: name for name, index in table.columns.items()}
+    width = grid.header_width or 0
+    for row_number, cells in [(header_row, grid.rows[header_row]), *table.rows]:
+        for index, cell in cells.items():
+            column = names.get(index, column_letter(index))
+            _report_formula_cell(problems, cell, table.sheet, row_number, column)
+            if grid.sheet is not None and index >= width and row_number != header_row:
+                problems.error(
+                    Code.HEADER_MISMATCH,
+                    f"Cell {column_letter(index)}{row_number} holds a value in a column with no header.",
+                    sheet=table.sheet,
+                    row=row_number,
+                    column=column_letter(index),
+                )
+    for row_number, count in grid.ragged_rows:
+        problems.error(
+            Code.HEADER_MISMATCH,
+            f"Row {row_number} has {count} fields but the header has {grid.header_width}; "
+            "check for stray commas or unquoted text.",
+            row=row_number,
+        )
+    last_row = max(n for n, _ in table.rows)
+    for r1, c1, r2, c2 in grid.merged:
+        if r1 <= last_row and c1 < width and r2 >= header_row:
+            problems.error(
+                Code.MERGED_CELLS,
+                f"Cells {column_letter(c1)}{r1}:{column_letter(c2)}{r2} are merged; unmerge them.",
+                sheet=table.sheet,
+                row=r1,
+                column=names.get(c1, column_letter(c1)),
+            )
+
+
+def _report_formula_cell(problems: _Collector, cell: Cell, sheet: str | None, row: int, column: str) -> None:
+    if cell.kind == "error":
+        problems.error(
+            Code.FORMULA_ERROR,
+            f"The cell shows the Excel error {cell.value}; correct the formula or type the value.",
+            sheet=sheet,
+            row=row,
+            column=column,
+            value=cell.value,
+        )
+    elif cell.kind == "uncalculated":
+        problems.error(
+            Code.FORMULA_NOT_CALCULATED,
+            "The cell holds a formula with no saved result; open the file in Excel and save it.",
+            sheet=sheet,
+            row=row,
+            column=column,
+        )
+
+
+class _Row:
+    """One data row: typed access to its cells, reporting problems where they are."""
+
+    def __init__(self, problems: _Collector, table: _Table, number: int, cells: dict[int, Cell]) -> None:
+        self.problems = problems
+        self.table = table
+        self.number = number
+        self.cells = cells
+        self.ok = True
+
+    def cell(self, column: str) -> Cell | None:
+        index = self.table.columns.get(column)
+        cell = self.cells.get(index) if index is not None else None
+        if cell is not None and cell.kind in ("error", "uncalculated"):
+            self.ok = False
+            return None
+        return cell
+
+    def present(self, column: str) -> bool:
+        return column in self.table.columns
+
+    def error(self, code: Code, column: str, message: str, cell: Cell | None = None, expected: str | None = None) -> None:
+        self.ok = False
+        self.problems.error(
+            code,
+            message,
+            sheet=self.table.sheet,
+            row=self.number,
+            column=column,
+            value=cell.text if cell is not None else None,
+            expected=expected,
+        )
+
+    def required(self, column: str, missing_code: Code = Code.MISSING_VALUE) -> Cell | None:
+        """The cell, or None after reporting it empty (or None if the column is absent)."""
+        if not self.present(column):
+            self.ok = False
+            return None
+        index = self.table.columns[column]
+        raw = self.cells.get(index)
+        if raw is not None and raw.kind in ("error", "uncalculated"):
+            self.ok = False
+            return None
+        if raw is None:
+            self.error(missing_code, column, f"'{column}' is empty; it is required.")
+        return raw
+
+    def parse(self, column: str, parser: Callable[[Cell], T], cell: Cell) -> T | None:
+        try:
+            return parser(cell)
+        except CellValueError as exc:
+            self.error(
+                exc.code, column, f"'{cell.text}' in '{column}' is not valid: expected {exc.expected}.", cell, exc.expected
+            )
+            return None
+
+    def text(self, column: str) -> str | None:
+        cell = self.cell(column)
+        return cell.text if cell is not None else None
+
+
+def _check_sla(row: _Row, name: naming.ReturnName | None) -> str | None:
+    cell = row.required("sla_code")
+    if cell is None:
+        return None
+    code = cell.text.upper()
+    if code not in reference.slas():
+        row.error(Code.UNKNOWN_SLA, "sla_code", f"'{cell.text}' is not one of the 14 SLA codes.", cell)
+        return None
+    if name is not None and code != name.sla_code:
+        row.error(
+            Code.PERIOD_MISMATCH,
+            "sla_code",
+            f"sla_code '{cell.text}' differs from the file name's '{name.sla_code}'.",
+            cell,
+        )
+    return code
+
+
+def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _Table) -> None:
+    name = result.name
+    file_period = name.period if name is not None and isinstance(name.period, LedgerPeriod) else None
+    seen_refs: dict[str, int] = {}
+    nil_rows: list[tuple[_Row, Decimal | None]] = []
+    lines: list[LedgerLine] = []
+    accounts = reference.account_codes()
+    strands = reference.fund_strands()
+    result.line_count = len(table.rows)
+    for number, cells in table.rows:
+        row = _Row(problems, table, number, cells)
+        sla = _check_sla(row, name)
+        period = _check_ledger_period(row, file_period)
+        line_ref = row.required("line_ref")
+        if line_ref is not None:
+            ref = line_ref.text
+            if ref in seen_refs:
+                row.error(
+                    Code.DUPLICATE_LINE, "line_ref",
+                    f"line_ref '{ref}' is used again (first on row {seen_refs[ref]}); each line needs its own.",
+                    line_ref,
+                )
+            else:
+                seen_refs[ref] = number
+        posting = None
+        if (cell := row.required("posting_date")) is not None:
+            posting = row.parse("posting_date", parse_date, cell)
+            check_period = file_period or period
+            if posting is not None and check_period is not None and not check_period.contains(posting):
+                row.error(
+                    Code.PERIOD_MISMATCH,
+                    "posting_date",
+                    f"posting_date {posting.isoformat()} is outside {check_period.key}.",
+                    cell,
+                )
+        account = None
+        is_nil = False
+        if (cell := row.required("account_code")) is not None:
+            key = cell.text.upper()
+            if key == NIL_ACCOUNT:
+                is_nil = True
+            elif key in accounts:
+                account = accounts[key].account_code
+            else:
+                row.error(Code.UNKNOWN_ACCOUNT, "account_code", f"'{cell.text}' is not a CFR account code of the list.", cell)
+        strand = None
+        if (cell := row.required("fund_strand")) is not None:
+            if cell.text.upper() in strands:
+                strand = cell.text.upper()
+            else:
+                row.error(
+                    Code.INVALID_FUND_STRAND, "fund_strand",
+                    f"'{cell.text}' is not a fund strand; use CORE, OUTREACH, PENSION or TRADED.", cell,
+                )
+        amount = None
+        if (cell := row.required("amount", Code.AMOUNT_INVALID)) is not None:
+            amount = row.parse("amount", parse_money, cell)
+        flag = None
+        if (cell := row.required("is_overhead_recharge")) is not None:
+            flag = row.parse("is_overhead_recharge", parse_flag, cell)
+        if is_nil:
+            nil_rows.append((row, amount))
+            continue
+        if row.ok and sla and period and line_ref and posting and account and strand and amount is not None and flag is not None:
+            lines.append(
+                LedgerLine(
+                    source_row=number,
+                    sla_code=sla,
+                    financial_year=period.financial_year,
+                    period=period.period,
+                    line_ref=line_ref.text,
+                    posting_date=posting,
+                    cost_centre=row.text("cost_centre"),
+                    account_code=account,
+                    fund_strand=strand,
+                    description=row.text("description"),
+                    amount=amount,
+                    is_overhead_recharge=flag,
+                )
+            )
+    _check_nil(result, nil_rows, len(table.rows))
+    _check_all_amounts_valid(result)
+    result.ledger_lines = lines
+
+
+def _check_ledger_period(row: _Row, file_period: LedgerPeriod | None) -> LedgerPeriod | None:
+    start = None
+    if (cell := row.required("financial_year")) is not None:
+        start = parse_financial_year(cell.text)
+        if start is None:
+            row.error(Code.PERIOD_MISMATCH, "financial_year", f"'{cell.text}' is not a financial year like 2021-22.", cell)
+        elif file_period is not None and start != file_period.start_year:
+            row.error(
+                Code.PERIOD_MISMATCH, "financial_year",
+                f"financial_year '{cell.text}' differs from the file name's {file_period.financial_year}.", cell,
+            )
+    number = None
+    if (cell := row.required("period")) is not None:
+        try:
+            number = parse_whole_number(cell, Code.PERIOD_MISMATCH)
+        except CellValueError:
+            number = None
+        if number is None or not 1 <= number <= 13:
+            row.error(Code.PERIOD_MISMATCH, "period", f"'{cell.text}' is not a period number from 1 to 13.", cell)
+            number = None
+        elif file_period is not None and number != file_period.period:
+            row.error(
+                Code.PERIOD_MISMATCH, "period", f"period {number} differs from the file name's P{file_period.period:02d}.", cell
+            )
+    if start is None or number is None:
+        return None
+    return LedgerPeriod(start, number)
+
+
+def _check_nil(result: ValidationResult, nil_rows: list[tuple[_Row, Decimal | None]], line_count: int) -> None:
+    for row, amount in nil_rows:
+        if line_count > 1:
+            row.error(
+                Code.UNKNOWN_ACCOUNT, "account_code",
+                "NIL is only allowed as the single line of a nil return; remove it or the other lines.",
+            )
+        elif amount is not None and amount != 0:
+            row.error(Code.AMOUNT_INVALID, "amount", "A nil return's NIL line must have amount 0.", expected="0")
+        else:
+            result.is_nil = True
+
+
+def _check_all_amounts_valid(result: ValidationResult) -> None:
+    """Remember whether every amount parsed, for the Control total comparison."""
+    result.amounts_valid = not any(p.code == Code.AMOUNT_INVALID and p.column == "amount" for p in result.errors)
+
+
+def _check_control(result: ValidationResult, problems: _Collector, control: Grid) -> None:
+    sheet = control.sheet
+    labels: dict[str, tuple[int, Cell | None]] = {}
+    for number, cells in sorted(control.rows.items()):
+        for index, cell in cells.items():
+            _report_formula_cell(problems, cell, sheet, number, column_letter(index))
+        label = cells.get(0)
+        if label is not None and label.kind == "text":
+            labels.setdefault(label.text.lower(), (number, cells.get(1)))
+    for label in ("control_total", "line_count"):
+        if label not in labels:
+            problems.error(
+                Code.CONTROL_TOTAL_MISMATCH,
+                f"The Control sheet has no '{label}' label in column A.",
+                sheet=sheet,
+                column="A",
+            )
+    if "line_count" in labels:
+        number, cell = labels["line_count"]
+        count = _control_value(cell, lambda c: parse_whole_number(c, Code.CONTROL_TOTAL_MISMATCH))
+        if count != result.line_count:
+            problems.error(
+                Code.CONTROL_TOTAL_MISMATCH,
+                f"Control line_count is {cell.text if cell else 'empty'} but the table has {result.line_count} lines.",
+                sheet=sheet, row=number, column="B", value=cell.text if cell else None, expected=str(result.line_count),
+            )
+    if "control_total" in labels and result.amounts_valid:
+        number, cell = labels["control_total"]
+        total = _control_value(cell, parse_money)
+        table_total = sum((line.amount for line in result.ledger_lines), Decimal("0.00"))
+        if total != table_total and not _has_row_errors(result):
+            problems.error(
+                Code.CONTROL_TOTAL_MISMATCH,
+                f"Control control_total is {cell.text if cell else 'empty'} but the amounts add up to {format_money(table_total)}.",
+                sheet=sheet, row=number, column="B", value=cell.text if cell else None, expected=format_money(table_total),
+            )
+
+
+def _has_row_errors(result: ValidationResult) -> bool:
+    """Lines dropped for other errors make the table's own total unknowable."""
+    return len(result.ledger_lines) + int(result.is_nil) != result.line_count
+
+
+def _control_value(cell: Cell | None, parser: Callable[[Cell], T]) -> T | None:
+    if cell is None or cell.kind in ("error", "uncalculated"):
+        return None
+    try:
+        return parser(cell)
+    except CellValueError:
+        return None
+
+
+# --- KPI -------------------------------------------------------------------------------
+
+_ONE_DECIMAL = Decimal("0.1")
+
+
+def percent_value(numerator: int, denominator: int) -> Decimal | None:
+    """100 * numerator / denominator, rounded half-up to one decimal; None when 0/0."""
+    if denominator == 0:
+        return None
+    return (Decimal(100 * numerator) / Decimal(denominator)).quantize(_ONE_DECIMAL, rounding=ROUND_HALF_UP)
+
+
+def _check_kpi_rows(result: ValidationResult, problems: _Collector, table: _Table) -> None:
+    name = result.name
+    file_month = name.period if name is not None and isinstance(name.period, KpiMonth) else None
+    definitions = reference.kpi_definitions()
+    first_row: dict[str, int] = {}
+    parsed: list[tuple[_Row, str, str | None, str]] = []  # row, kpi code, sla, month
+    result.line_count = len(table.rows)
+    for number, cells in table.rows:
+        row = _Row(problems, table, number, cells)
+        sla = _check_sla(row, name)
+        month = _check_kpi_month(row, file_month)
+        code_cell = row.required("kpi_code")
+        if code_cell is None:
+            continue
+        code = code_cell.text.upper()
+        if code not in definitions:
+            row.error(Code.UNKNOWN_KPI, "kpi_code", f"'{code_cell.text}' is not a KPI code of the list.", code_cell)
+            continue
+        if code in first_row:
+            row.error(
+                Code.DUPLICATE_LINE, "kpi_code",
+                f"KPI {code} appears again (first on row {first_row[code]}); give each KPI once.", code_cell,
+            )
+            continue
+        first_row[code] = number
+        parsed.append((row, code, sla, month))
+    for code, definition in definitions.items():
+        if definition.required and code not in first_row:
+            problems.error(Code.KPI_MISSING, f"The required KPI {code} ({definition.kpi_name}) is missing.", sheet=table.sheet)
+    sessions = _training_sessions(parsed)
+    rows: list[KpiRow] = []
+    for row, code, sla, month in parsed:
+        value, numerator, denominator = _check_kpi_value(row, definitions[code], sessions)
+        if row.ok and sla and month:
+            rows.append(
+                KpiRow(row.number, sla, month, code, value, numerator, denominator, row.text("comment"))
+            )
+    result.kpi_rows = rows
+
+
+def _check_kpi_month(row: _Row, file_month: KpiMonth | None) -> str | None:
+    cell = row.required("month")
+    if cell is None:
+        return None
+    month = None
+    if cell.kind == "date":
+        month = parse_kpi_month(cell.value[:7])
+    elif cell.kind == "text":
+        month = parse_kpi_month(cell.text)
+    if month is None:
+        row.error(Code.DATE_INVALID, "month", f"'{cell.text}' is not a month written like 2022-10.", cell, "YYYY-MM")
+        return None
+    if file_month is not None and month != file_month:
+        row.error(Code.PERIOD_MISMATCH, "month", f"month {month.key} differs from the file name's {file_month.key}.", cell)
+    return month.key
+
+
+def _training_sessions(parsed: list[tuple[_Row, str, str | None, str | None]]) -> int | None:
+    for row, code, _, _ in parsed:
+        if code == "TRN_SESS" and (cell := row.cell("value")) is not None:
+            try:
+                return parse_whole_number(cell, Code.VALUE_INVALID)
+            except CellValueError:
+                return None
+    return None
+
+
+def _check_kpi_value(
+    row: _Row, definition: reference.KpiDefinition, sessions: int | None
+) -> tuple[Decimal | None, int | None, int | None]:
+    code, unit = definition.kpi_code, definition.unit
+    value_cell, num_cell, den_cell = row.cell("value"), row.cell("numerator"), row.cell("denominator")
+    invalid = Code.VALUE_INVALID
+    if unit == "percent":
+        if num_cell is None or den_cell is None:
+            row.error(invalid, "numerator" if num_cell is None else "denominator",
+                      f"{code} is a percentage: give its numerator and denominator.")
+            return None, None, None
+        numerator = row.parse("numerator", lambda c: parse_whole_number(c, invalid), num_cell)
+        denominator = row.parse("denominator", lambda c: parse_whole_number(c, invalid), den_cell)
+        if numerator is None or denominator is None:
+            return None, None, None
+        if numerator > denominator:
+            row.error(invalid, "numerator", f"{code}: the numerator {numerator} is larger than the denominator {denominator}.", num_cell)
+            return None, None, None
+        expected = percent_value(numerator, denominator)
+        if value_cell is not None:
+            given = row.parse("value", lambda c: parse_decimal(c, invalid, places=6), value_cell)
+            if given is not None and (expected is None or given != expected):
+                row.error(
+                    invalid, "value",
+                    f"{code}: the value {value_cell.text} does not equal 100 x {numerator} / {denominator}"
+                    f" ({'empty, as the denominator is 0' if expected is None else expected}).",
+                    value_cell, str(expected) if expected is not None else "empty",
+                )
+        return expected, numerator, denominator
+    for column, cell in (("numerator", num_cell), ("denominator", den_cell)):
+        if cell is not None:
+            row.error(invalid, column, f"{code} is not a percentage: leave '{column}' empty.", cell)
+    if code == "TRN_EVAL" and sessions == 0:
+        if value_cell is not None:
+            row.error(invalid, "value", "TRN_EVAL must be empty when no training sessions were held (TRN_SESS = 0).", value_cell)
+        return None, None, None
+    if value_cell is None:
+        if row.present("value"):
+            row.error(invalid, "value", f"{code} ({definition.kpi_name}) needs a value.")
+        return None, None, None
+    if unit == "count":
+        parsed = row.parse("value", lambda c: Decimal(parse_whole_number(c, invalid)), value_cell)
+    elif unit == "days":
+        parsed = row.parse("value", lambda c: parse_decimal(c, invalid, places=1), value_cell)
+    elif unit == "score":
+        parsed = row.parse("value", lambda c: parse_decimal(c, invalid, places=2), value_cell)
+        if parsed is not None and not Decimal(1) <= parsed <= Decimal(5):
+            row.error(invalid, "value", f"TRN_EVAL {value_cell.text} is outside 1.00 to 5.00.", value_cell, "1.00 to 5.00")
+            parsed = None
+    else:  # fte
+        parsed = row.parse("value", lambda c: parse_decimal(c, invalid, places=2), value_cell)
+    return parsed, None, None
+
+
+def group_by_code(problems: list[Problem]) -> dict[str, list[Problem]]:
+    grouped: dict[str, list[Problem]] = defaultdict(list)
+    for problem in problems:
+        grouped[problem.code].append(problem)
+    return grouped

@@ -1,0 +1,146 @@
+"""Reference data, read from its one home: the dbt seeds in dbt_project/seeds/.
+
+The validator, the synthetic-data generator, the templates and the dbt models all read the
+same CSV files, so adding an SLA or an account code is a one-line change in one place.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from stls_warehouse.config import SEEDS_DIR
+
+SERVICE_LINES = ("DISTRICT", "PD", "SENSORY")
+EXPENDITURE_CATEGORIES = (
+    "DIRECT_STAFFING",
+    "INDIRECT_STAFFING",
+    "OPERATIONAL",
+    "OTHER",
+    "INCOME",
+)
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    path: Path = SEEDS_DIR / f"{name}.csv"
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@dataclass(frozen=True)
+class Sla:
+    sla_code: str
+    service_line: str
+    sla_name: str
+    district_name: str
+    district_ons_code: str
+    area: str
+    holder_school: str
+
+
+@dataclass(frozen=True)
+class AccountCode:
+    account_code: str
+    account_name: str
+    expenditure_category: str
+
+
+@dataclass(frozen=True)
+class KpiDefinition:
+    kpi_code: str
+    kpi_name: str
+    unit: str  # count, days, percent, score, fte
+    required: bool
+    polarity: str
+    target: Decimal | None
+    floor: Decimal | None
+
+
+@dataclass(frozen=True)
+class Budget:
+    sla_code: str
+    financial_year: str
+    core_budget: Decimal
+    outreach_budget: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.core_budget + self.outreach_budget
+
+
+def _optional_decimal(text: str) -> Decimal | None:
+    return Decimal(text) if text.strip() else None
+
+
+@cache
+def slas() -> dict[str, Sla]:
+    """The SLA register as it stands today (rows whose validity covers today)."""
+    today = date.today().isoformat()
+    register = {}
+    for row in _rows("ref_sla_register"):
+        if row["valid_from"] <= today <= row["valid_to"]:
+            register[row["sla_code"]] = Sla(
+                **{k: row[k] for k in Sla.__dataclass_fields__}
+            )
+    return register
+
+
+@cache
+def account_codes() -> dict[str, AccountCode]:
+    """Account codes keyed by their upper-cased spelling (codes are case-insensitive)."""
+    return {
+        row["account_code"].upper(): AccountCode(
+            row["account_code"], row["account_name"], row["expenditure_category"]
+        )
+        for row in _rows("ref_account_codes")
+    }
+
+
+@cache
+def kpi_definitions() -> dict[str, KpiDefinition]:
+    return {
+        row["kpi_code"]: KpiDefinition(
+            kpi_code=row["kpi_code"],
+            kpi_name=row["kpi_name"],
+            unit=row["unit"],
+            required=row["required"].lower() == "true",
+            polarity=row["polarity"],
+            target=_optional_decimal(row["target"]),
+            floor=_optional_decimal(row["floor"]),
+        )
+        for row in _rows("ref_kpi_definitions")
+    }
+
+
+@cache
+def fund_strands() -> tuple[str, ...]:
+    return tuple(row["fund_strand"] for row in _rows("ref_fund_strands"))
+
+
+@cache
+def budgets() -> dict[tuple[str, str], Budget]:
+    """Core and outreach budget per (sla_code, financial_year)."""
+    return {
+        (row["sla_code"], row["financial_year"]): Budget(
+            row["sla_code"],
+            row["financial_year"],
+            Decimal(row["core_budget"]),
+            Decimal(row["outreach_budget"]),
+        )
+        for row in _rows("ref_sla_budgets")
+    }
+
+
+@cache
+def pension_funding() -> dict[str, Decimal]:
+    return {row["financial_year"]: Decimal(row["pension_funding"]) for row in _rows("ref_pension_funding")}
+
+
+@cache
+def financial_years() -> tuple[str, ...]:
+    """Financial years the warehouse budgets for, oldest first."""
+    return tuple(sorted({fy for (_, fy) in budgets()}))

@@ -1,0 +1,80 @@
+"""The DuckDB warehouse's landing tables: the contract between intake and dbt.
+
+Intake appends to the `raw` schema (one writer at a time); dbt reads it as sources and
+builds everything else. Rows are never updated: a resubmission adds a new version.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
+
+RAW_DDL = """
+create schema if not exists raw;
+
+-- The submission ledger: one row per file received (append-only).
+create table if not exists raw.submissions (
+    file_sha256          varchar not null,
+    original_name        varchar not null,   -- data only, never used to build a path
+    received_at          timestamp not null,
+    file_mtime           timestamp,
+    return_type          varchar,            -- ledger | kpi | null when unknowable
+    sla_code             varchar,
+    period_key           varchar,            -- 2021-22-P07 | 2022-10
+    financial_year       varchar,
+    period               integer,            -- ledger only
+    kpi_month            varchar,            -- kpi only, YYYY-MM
+    status               varchar not null,   -- ACCEPTED | REJECTED | DUPLICATE
+    version              integer,            -- 1, 2, ... among accepted returns of the key
+    supersedes_sha256    varchar,
+    is_nil_return        boolean not null default false,
+    line_count           integer,
+    amount_total         decimal(18, 2),
+    error_count          integer not null,
+    warning_count        integer not null,
+    problems_json        varchar not null    -- the errors and warnings as JSON
+);
+
+-- Ledger lines of accepted returns (nil lines are not ledger lines).
+create table if not exists raw.ledger_lines (
+    file_sha256          varchar not null,
+    source_row           integer not null,
+    sla_code             varchar not null,
+    financial_year       varchar not null,
+    period               integer not null,
+    line_ref             varchar not null,
+    posting_date         date not null,
+    cost_centre          varchar,
+    account_code         varchar not null,   -- canonical spelling from ref_account_codes
+    fund_strand          varchar not null,
+    description          varchar,
+    amount               decimal(18, 2) not null,
+    is_overhead_recharge boolean not null
+);
+
+-- KPI rows of accepted returns.
+create table if not exists raw.kpi_values (
+    file_sha256          varchar not null,
+    source_row           integer not null,
+    sla_code             varchar not null,
+    kpi_month            varchar not null,   -- YYYY-MM
+    kpi_code             varchar not null,
+    value                decimal(18, 2),
+    numerator            bigint,
+    denominator          bigint,
+    comment              varchar
+);
+"""
+
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    if not read_only:
+        con.execute(RAW_DDL)
+    return con
