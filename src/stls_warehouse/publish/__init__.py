@@ -1,0 +1,1 @@
+"""Publication of audited marts for finance's BI tools."""

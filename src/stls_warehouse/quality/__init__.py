@@ -1,0 +1,1 @@
+"""Quality gates: Great Expectations suites on incoming returns and on the warehouse."""

@@ -1,0 +1,1 @@
+"""Reports read from the published tables, never from the working warehouse."""

@@ -1,0 +1,22 @@
+"""Shared fixtures. Every test that touches STLS_HOME gets its own temporary one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
+
+
+@pytest.fixture
+def stls_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "stls_home"
+    (home / "landing").mkdir(parents=True)
+    monkeypatch.setenv("STLS_HOME", str(home))
+    monkeypatch.delenv("AIRFLOW_HOME", raising=False)
+    return home
