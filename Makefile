@@ -28,6 +28,8 @@ demo: $(STAMP)
 	$(BIN)/stls outturn --year 2021-22
 
 test: $(STAMP)
+	$(BIN)/ruff check src dags expectations tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

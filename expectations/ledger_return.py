@@ -30,14 +30,24 @@ def build_suite() -> gx.ExpectationSuite:
         e.ExpectColumnValuesToBeInSet(
             column="account_code",
             value_set=[code.account_code for code in reference.account_codes().values()],
-            meta=meta("account_code_known", BLOCKING, "Every line uses an account code of the CFR list.", "UNKNOWN_ACCOUNT"),
+            meta=meta(
+                "account_code_known",
+                BLOCKING,
+                "Every line uses an account code of the CFR list.",
+                "UNKNOWN_ACCOUNT",
+            ),
         )
     )
     suite.add_expectation(
         e.ExpectColumnValuesToBeInSet(
             column="fund_strand",
             value_set=list(reference.fund_strands()),
-            meta=meta("fund_strand_known", BLOCKING, "Every line names one of the four fund strands.", "INVALID_FUND_STRAND"),
+            meta=meta(
+                "fund_strand_known",
+                BLOCKING,
+                "Every line names one of the four fund strands.",
+                "INVALID_FUND_STRAND",
+            ),
         )
     )
     suite.add_expectation(

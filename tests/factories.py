@@ -54,12 +54,22 @@ def ledger_rows(sla: str = "SWA", fy: str = "2021-22", period: int = 7, n: int =
 
 def kpi_rows(sla: str = "THA", month: str = "2022-10") -> list[dict[str, Any]]:
     return [
-        {"sla_code": sla, "month": month, "kpi_code": code, "value": v, "numerator": n, "denominator": d, "comment": ""}
+        {
+            "sla_code": sla,
+            "month": month,
+            "kpi_code": code,
+            "value": v,
+            "numerator": n,
+            "denominator": d,
+            "comment": "",
+        }
         for code, (v, n, d) in KPI_VALUES.items()
     ]
 
 
-def csv_bytes(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, *, bom: bool = False) -> bytes:
+def csv_bytes(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, *, bom: bool = False
+) -> bytes:
     columns = list(columns or (rows[0].keys() if rows else LEDGER.columns))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

@@ -40,7 +40,10 @@ def airflow_env(home: Paths) -> dict[str, str]:
 def _airflow(env: dict[str, str], *args: str, quiet: bool = True) -> subprocess.CompletedProcess[str]:
     executable = str(Path(sys.executable).with_name("airflow"))
     return subprocess.run(
-        [executable, *args], env=env, text=True, check=False,
+        [executable, *args],
+        env=env,
+        text=True,
+        check=False,
         capture_output=quiet,
     )
 
@@ -55,7 +58,9 @@ def ensure_metadata(home: Paths) -> dict[str, str]:
         for args in (("db", "migrate"), ("pools", "set", WAREHOUSE_POOL, "1", "One DuckDB writer at a time")):
             done = _airflow(env, *args)
             if done.returncode != 0:
-                raise RuntimeError(f"airflow {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+                raise RuntimeError(
+                    f"airflow {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+                )
         marker.write_text("ok\n")
     return env
 
@@ -68,7 +73,11 @@ def dags_test(home: Paths, dag_id: str = DAG_ID) -> int:
     log = Path(env["AIRFLOW_HOME"]) / "last_run.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(done.stdout + "\n" + done.stderr, encoding="utf-8")
-    failed = done.returncode != 0 or "state=failed" in done.stdout + done.stderr or _run_failed(done.stdout + done.stderr)
+    failed = (
+        done.returncode != 0
+        or "state=failed" in done.stdout + done.stderr
+        or _run_failed(done.stdout + done.stderr)
+    )
     return 1 if failed else 0
 
 

@@ -10,12 +10,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from stls_warehouse.config import paths
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # usage errors exit 2, as the contract says
+    def error(self, message: str) -> NoReturn:  # usage errors exit 2, as the contract says
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -31,7 +32,9 @@ def _validate(args: argparse.Namespace) -> int:
             return 2
         results.append(validate_return(path.name, path.read_bytes()))
     if args.json:
-        output = [r.contract_dict() | {"file": str(Path(f))} for r, f in zip(results, args.files, strict=True)]
+        output = [
+            r.contract_dict() | {"file": str(Path(f))} for r, f in zip(results, args.files, strict=True)
+        ]
         print(json.dumps(output, indent=2))
     else:
         for result, name in zip(results, args.files, strict=True):
@@ -39,7 +42,9 @@ def _validate(args: argparse.Namespace) -> int:
             for kind, problems in (("error", result.errors), ("warning", result.warnings)):
                 for p in problems:
                     where = ", ".join(
-                        f"{k} {v}" for k, v in (("sheet", p.sheet), ("row", p.row), ("column", p.column)) if v is not None
+                        f"{k} {v}"
+                        for k, v in (("sheet", p.sheet), ("row", p.row), ("column", p.column))
+                        if v is not None
                     )
                     print(f"  {kind} {p.code}{f' ({where})' if where else ''}: {p.message}")
     return 0 if all(r.accepted for r in results) else 1

@@ -83,9 +83,7 @@ def slas() -> dict[str, Sla]:
     register = {}
     for row in _rows("ref_sla_register"):
         if row["valid_from"] <= today <= row["valid_to"]:
-            register[row["sla_code"]] = Sla(
-                **{k: row[k] for k in Sla.__dataclass_fields__}
-            )
+            register[row["sla_code"]] = Sla(**{k: row[k] for k in Sla.__dataclass_fields__})
     return register
 
 

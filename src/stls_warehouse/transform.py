@@ -33,16 +33,22 @@ def run_dbt(paths: Paths, *args: str) -> None:
     command = [
         str(executable),
         *args,
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(target_dir),
-        "--log-path", str(paths.home / "dbt" / "logs"),
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target_dir),
+        "--log-path",
+        str(paths.home / "dbt" / "logs"),
     ]
     process = subprocess.run(command, env=dbt_env(paths), capture_output=True, text=True, check=False)
     sys.stdout.write(process.stdout)
     if process.returncode != 0:
         tail = "\n".join(process.stdout.splitlines()[-40:])
-        raise DbtFailed(f"dbt {' '.join(args)} failed (exit {process.returncode}):\n{tail}\n{process.stderr[-2000:]}")
+        raise DbtFailed(
+            f"dbt {' '.join(args)} failed (exit {process.returncode}):\n{tail}\n{process.stderr[-2000:]}"
+        )
 
 
 def build(paths: Paths) -> None:

@@ -23,7 +23,11 @@ def codes(result) -> list[tuple[str, int | None, str | None]]:
 def test_a_valid_csv_ledger_is_accepted_with_exact_amounts() -> None:
     result = validate_return(LEDGER_CSV, csv_bytes(ledger_rows()))
     assert result.accepted, result.errors
-    assert [line.amount for line in result.ledger_lines] == [Decimal("1001.25"), Decimal("1002.25"), Decimal("1003.25")]
+    assert [line.amount for line in result.ledger_lines] == [
+        Decimal("1001.25"),
+        Decimal("1002.25"),
+        Decimal("1003.25"),
+    ]
     assert [line.source_row for line in result.ledger_lines] == [2, 3, 4]
     assert result.ledger_lines[0].posting_date == date(2021, 10, 2)
     assert result.contract_dict()["period_key"] == "2021-22-P07"
@@ -74,7 +78,11 @@ def test_missing_unknown_and_duplicate_columns() -> None:
     columns = [c for c in rows[0] if c != "cost_centre"] + ["notes", "AMOUNT"]
     result = validate_return(LEDGER_CSV, csv_bytes(rows, columns))
     found = {(code, col) for code, _, col in codes(result) if code == "HEADER_MISMATCH"}
-    assert found == {("HEADER_MISMATCH", "notes"), ("HEADER_MISMATCH", "AMOUNT"), ("HEADER_MISMATCH", "cost_centre")}
+    assert found == {
+        ("HEADER_MISMATCH", "notes"),
+        ("HEADER_MISMATCH", "AMOUNT"),
+        ("HEADER_MISMATCH", "cost_centre"),
+    }
 
 
 def test_file_name_problems_still_check_rows() -> None:
@@ -91,11 +99,15 @@ def test_file_name_problems_still_check_rows() -> None:
         ("LEDGER_SWA_2021-22_P07.xls", b"anything", "FILE_TYPE_NOT_ALLOWED"),
         (LEDGER_CSV, b"", "EMPTY_RETURN"),
         (LEDGER_CSV, b"\xef\xbb\xbf\n\n", "EMPTY_RETURN"),
-        (LEDGER_CSV, "sla_code,amount\n".encode() + "é".encode("latin-1"), "ENCODING_INVALID"),
+        (LEDGER_CSV, b"sla_code,amount\n" + "é".encode("latin-1"), "ENCODING_INVALID"),
         (LEDGER_CSV, b"PK\x03\x04rest-of-a-zip", "FILE_UNREADABLE"),
         (LEDGER_XLSX, b"sla_code,financial_year\n", "FILE_UNREADABLE"),
         (LEDGER_XLSX, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "FILE_UNREADABLE"),
-        (LEDGER_XLSX, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "EncryptedPackage".encode("utf-16-le"), "ENCRYPTED"),
+        (
+            LEDGER_XLSX,
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "EncryptedPackage".encode("utf-16-le"),
+            "ENCRYPTED",
+        ),
     ],
 )
 def test_unreadable_files_list_only_the_file_level_problem(name: str, data: bytes, code: str) -> None:
@@ -130,7 +142,9 @@ def test_xlsx_typed_cells_are_read_exactly() -> None:
         row["amount"] = 1234.56
         row["period"] = 7
         row["is_overhead_recharge"] = True
-    result = validate_return(LEDGER_XLSX, xlsx_bytes(rows, control={"control_total": 2469.12, "line_count": 2}))
+    result = validate_return(
+        LEDGER_XLSX, xlsx_bytes(rows, control={"control_total": 2469.12, "line_count": 2})
+    )
     assert result.accepted, result.errors
     assert {line.amount for line in result.ledger_lines} == {Decimal("1234.56")}
     assert result.ledger_lines[0].is_overhead_recharge is True
@@ -138,7 +152,9 @@ def test_xlsx_typed_cells_are_read_exactly() -> None:
 
 def test_control_sheet_mismatch_and_missing_label() -> None:
     rows = ledger_rows(n=2)
-    result = validate_return(LEDGER_XLSX, xlsx_bytes(rows, control={"control_total": "1.00", "line_count": 3}))
+    result = validate_return(
+        LEDGER_XLSX, xlsx_bytes(rows, control={"control_total": "1.00", "line_count": 3})
+    )
     assert sorted(p.code for p in result.errors) == ["CONTROL_TOTAL_MISMATCH", "CONTROL_TOTAL_MISMATCH"]
     result = validate_return(LEDGER_XLSX, xlsx_bytes(rows, control={"line_count": 2}))
     assert [(p.code, p.sheet) for p in result.errors] == [("CONTROL_TOTAL_MISMATCH", "Control")]

@@ -32,8 +32,28 @@ ACCEPTED = {
     "10000000": "10000000.00",
     "-10,000,000.00": "-10000000.00",
 }
-REJECTED = ["", "+5", ".5", "5.", "1.234,56", "1,23", "12 345", "1e5", "£", "((1))", "(1", "(-1)",
-            "-(1)", "£(1.00)", "12.340", "1.001", "10000000.01", "-10,000,000.01", "NaN", "Infinity"]
+REJECTED = [
+    "",
+    "+5",
+    ".5",
+    "5.",
+    "1.234,56",
+    "1,23",
+    "12 345",
+    "1e5",
+    "£",
+    "((1))",
+    "(1",
+    "(-1)",
+    "-(1)",
+    "£(1.00)",
+    "12.340",
+    "1.001",
+    "10000000.01",
+    "-10,000,000.01",
+    "NaN",
+    "Infinity",
+]
 
 
 @pytest.mark.parametrize(("text", "expected"), ACCEPTED.items())
@@ -79,7 +99,9 @@ def test_numeric_cells_holding_whole_pence_parse_exactly(p: int) -> None:
 def test_strings_outside_the_grammar_are_rejected(text: str) -> None:
     import re
 
-    grammar = re.compile(r"^(?:(-£|£-|-|£)?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?|\(£?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?\))$")
+    grammar = re.compile(
+        r"^(?:(-£|£-|-|£)?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?|\(£?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?\))$"
+    )
     try:
         amount = parse_money(text_cell(text))
     except CellValueError:
@@ -101,7 +123,9 @@ def test_dates_printed_iso_or_uk_parse_back(day: date) -> None:
     assert parse_date(text_cell(f"{day.day}/{day.month}/{day.year}")) == day
 
 
-@pytest.mark.parametrize("text", ["2021-13-01", "31/02/2022", "2021/10/05", "5-10-2021", "20211005", "05/10/21", ""])
+@pytest.mark.parametrize(
+    "text", ["2021-13-01", "31/02/2022", "2021/10/05", "5-10-2021", "20211005", "05/10/21", ""]
+)
 def test_impossible_or_unaccepted_dates_are_date_invalid(text: str) -> None:
     with pytest.raises(CellValueError) as caught:
         parse_date(text_cell(text))
@@ -118,8 +142,19 @@ def test_excel_serials_in_both_date_systems() -> None:
         excel_serial_to_date(Decimal(60), date1904=False)
 
 
-@pytest.mark.parametrize(("text", "expected"), [("Y", True), ("yes", True), ("True", True), ("1", True),
-                                                ("n", False), ("NO", False), ("false", False), ("0", False)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Y", True),
+        ("yes", True),
+        ("True", True),
+        ("1", True),
+        ("n", False),
+        ("NO", False),
+        ("false", False),
+        ("0", False),
+    ],
+)
 def test_flag_words(text: str, expected: bool) -> None:
     assert parse_flag(text_cell(text)) is expected
     assert parse_flag(Cell("bool", "TRUE" if expected else "FALSE")) is expected

@@ -46,8 +46,41 @@ ERROR_VALUES = frozenset(
     }
 )
 # Built-in number formats that Excel shows as dates or times.
-_DATE_FORMAT_IDS = frozenset({14, 15, 16, 17, 18, 19, 20, 21, 22, 27, 28, 29, 30, 31, 32, 33,
-                              34, 35, 36, 45, 46, 47, 50, 51, 52, 53, 54, 55, 56, 57, 58})
+_DATE_FORMAT_IDS = frozenset(
+    {
+        14,
+        15,
+        16,
+        17,
+        18,
+        19,
+        20,
+        21,
+        22,
+        27,
+        28,
+        29,
+        30,
+        31,
+        32,
+        33,
+        34,
+        35,
+        36,
+        45,
+        46,
+        47,
+        50,
+        51,
+        52,
+        53,
+        54,
+        55,
+        56,
+        57,
+        58,
+    }
+)
 _FORMAT_LITERALS = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.')
 _CELL_REF = re.compile(r"^([A-Z]+)(\d+)$")
 
@@ -220,9 +253,7 @@ def open_xlsx(data: bytes, wanted: set[str]) -> Workbook:
             "This is an old-format Excel file (.xls) named .xlsx; save it as an Excel Workbook (.xlsx).",
         )
     if kind != "zip":
-        raise ReturnUnreadable(
-            Code.FILE_UNREADABLE, "This file is named .xlsx but is not an Excel workbook."
-        )
+        raise ReturnUnreadable(Code.FILE_UNREADABLE, "This file is named .xlsx but is not an Excel workbook.")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
@@ -247,8 +278,16 @@ def open_xlsx(data: bytes, wanted: set[str]) -> Workbook:
             return _read_workbook(archive, names, wanted, budget)
         except ReturnUnreadable:
             raise
-        except (KeyError, zipfile.BadZipFile, OSError, ValueError, EOFError, IndexError,
-                InvalidOperation, SafeET.ParseError) as exc:
+        except (
+            KeyError,
+            zipfile.BadZipFile,
+            OSError,
+            ValueError,
+            EOFError,
+            IndexError,
+            InvalidOperation,
+            SafeET.ParseError,
+        ) as exc:
             raise ReturnUnreadable(
                 Code.FILE_UNREADABLE, f"The workbook is corrupt or truncated ({type(exc).__name__}: {exc})."
             ) from None
@@ -260,9 +299,7 @@ def open_xlsx(data: bytes, wanted: set[str]) -> Workbook:
             raise
 
 
-def _read_workbook(
-    archive: zipfile.ZipFile, names: set[str], wanted: set[str], budget: _Budget
-) -> Workbook:
+def _read_workbook(archive: zipfile.ZipFile, names: set[str], wanted: set[str], budget: _Budget) -> Workbook:
     if "[Content_Types].xml" in names:
         types = _read_part(archive, "[Content_Types].xml", budget)
         for element in types.iter():
@@ -318,10 +355,7 @@ def _read_workbook(
 
 
 def _inside_phonetic(si: Any, target: Any) -> bool:
-    for child in si:
-        if _local(child.tag) == "rPh" and any(t is target for t in child.iter()):
-            return True
-    return False
+    return any(_local(child.tag) == "rPh" and any(t is target for t in child.iter()) for child in si)
 
 
 def _date_styles(archive: zipfile.ZipFile, names: set[str], budget: _Budget) -> list[bool]:
@@ -376,8 +410,9 @@ def _read_sheet(
             first, _, last = ref.partition(":")
             a, b = _CELL_REF.match(first), _CELL_REF.match(last or first)
             if a and b:
-                merged.append((int(a.group(2)), _column_index(a.group(1)),
-                               int(b.group(2)), _column_index(b.group(1))))
+                merged.append(
+                    (int(a.group(2)), _column_index(a.group(1)), int(b.group(2)), _column_index(b.group(1)))
+                )
     return Grid(sheet=None, rows=rows, merged=merged)
 
 

@@ -21,7 +21,6 @@ from stls_warehouse.intake.raw_zone import RawZone
 from stls_warehouse.intake.validate import ValidationResult, validate_return
 
 
-
 def _arrow_schemas() -> dict[str, Any]:
     import pyarrow as pa
 
@@ -58,7 +57,9 @@ def _arrow_schemas() -> dict[str, Any]:
     }
 
 
-def outcome_record(result: ValidationResult, *, landing_path: Path | None, mtime_ns: int | None) -> dict[str, Any]:
+def outcome_record(
+    result: ValidationResult, *, landing_path: Path | None, mtime_ns: int | None
+) -> dict[str, Any]:
     """The staged outcome of one file, as JSON-ready data."""
     name = result.name
     period = getattr(name.period, "period", None) if name else None
@@ -99,7 +100,7 @@ def write_lines(result: ValidationResult, target: Path) -> None:
 def stage_files(paths: list[str], run_dir: Path, raw_zone: RawZone) -> list[dict[str, Any]]:
     """Validate each file not received before; stage its outcome. Returns short summaries."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    summaries = []
+    summaries: list[dict[str, Any]] = []
     for text in paths:
         path = Path(text)
         try:
@@ -117,8 +118,14 @@ def stage_files(paths: list[str], run_dir: Path, raw_zone: RawZone) -> list[dict
         if result.accepted:
             write_lines(result, run_dir / f"{result.sha256}.parquet")
         _write_json(run_dir / f"{result.sha256}.json", record)
-        summaries.append({"file": path.name, "sha256": result.sha256, "status": record["status"],
-                          "errors": len(result.errors)})
+        summaries.append(
+            {
+                "file": path.name,
+                "sha256": result.sha256,
+                "status": record["status"],
+                "errors": len(result.errors),
+            }
+        )
     return summaries
 
 

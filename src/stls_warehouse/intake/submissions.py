@@ -38,7 +38,9 @@ class LoadSummary:
         return {k: len(v) for k, v in self.__dict__.items()}
 
 
-def load_staged(run_dir: Path, warehouse: Path, zone: RawZone, quarantine: Path, received_at: datetime) -> LoadSummary:
+def load_staged(
+    run_dir: Path, warehouse: Path, zone: RawZone, quarantine: Path, received_at: datetime
+) -> LoadSummary:
     staged = read_staged(run_dir)
     summary = LoadSummary()
     receipts: list[tuple[str, str]] = []
@@ -96,7 +98,9 @@ def _record(con: Any, run_dir: Path, record: dict[str, Any], received_at: dateti
         [record["return_type"], record["sla_code"], record["period_key"]],
     ).fetchone()
     version = (previous[1] + 1) if previous else 1
-    _insert_submission(con, record, received_at, "ACCEPTED", version, previous[0] if previous else None, problems)
+    _insert_submission(
+        con, record, received_at, "ACCEPTED", version, previous[0] if previous else None, problems
+    )
     lines = run_dir / f"{sha}.parquet"
     if record["return_type"] == "ledger":
         con.execute(

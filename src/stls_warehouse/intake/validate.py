@@ -191,9 +191,7 @@ def validate_return(name: str, data: bytes) -> ValidationResult:
     return result
 
 
-def _read_table(
-    result: ValidationResult, extension: str, data: bytes
-) -> tuple[Grid | None, Grid | None]:
+def _read_table(result: ValidationResult, extension: str, data: bytes) -> tuple[Grid | None, Grid | None]:
     if extension == ".csv":
         grid = read_csv(data)
         if result.return_type is None:
@@ -211,8 +209,8 @@ def _read_table(
         )
         return None, None
     schema = SCHEMAS[result.return_type]
-    grid = by_lower.get(schema.sheet.lower())
-    if grid is None:
+    table_grid = by_lower.get(schema.sheet.lower())
+    if table_grid is None:
         result.errors.append(
             Problem(
                 Code.SHEET_MISSING,
@@ -222,7 +220,7 @@ def _read_table(
         )
         return None, None
     control = by_lower.get(CONTROL_SHEET.lower()) if schema is LEDGER else None
-    return grid, control
+    return table_grid, control
 
 
 def _guess_type(grid: Grid) -> str | None:
@@ -390,7 +388,9 @@ class _Row:
     def present(self, column: str) -> bool:
         return column in self.table.columns
 
-    def error(self, code: Code, column: str, message: str, cell: Cell | None = None, expected: str | None = None) -> None:
+    def error(
+        self, code: Code, column: str, message: str, cell: Cell | None = None, expected: str | None = None
+    ) -> None:
         self.ok = False
         self.problems.error(
             code,
@@ -421,7 +421,11 @@ class _Row:
             return parser(cell)
         except CellValueError as exc:
             self.error(
-                exc.code, column, f"'{cell.text}' in '{column}' is not valid: expected {exc.expected}.", cell, exc.expected
+                exc.code,
+                column,
+                f"'{cell.text}' in '{column}' is not valid: expected {exc.expected}.",
+                cell,
+                exc.expected,
             )
             return None
 
@@ -466,7 +470,8 @@ def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _T
             ref = line_ref.text
             if ref in seen_refs:
                 row.error(
-                    Code.DUPLICATE_LINE, "line_ref",
+                    Code.DUPLICATE_LINE,
+                    "line_ref",
                     f"line_ref '{ref}' is used again (first on row {seen_refs[ref]}); each line needs its own.",
                     line_ref,
                 )
@@ -492,15 +497,22 @@ def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _T
             elif key in accounts:
                 account = accounts[key].account_code
             else:
-                row.error(Code.UNKNOWN_ACCOUNT, "account_code", f"'{cell.text}' is not a CFR account code of the list.", cell)
+                row.error(
+                    Code.UNKNOWN_ACCOUNT,
+                    "account_code",
+                    f"'{cell.text}' is not a CFR account code of the list.",
+                    cell,
+                )
         strand = None
         if (cell := row.required("fund_strand")) is not None:
             if cell.text.upper() in strands:
                 strand = cell.text.upper()
             else:
                 row.error(
-                    Code.INVALID_FUND_STRAND, "fund_strand",
-                    f"'{cell.text}' is not a fund strand; use CORE, OUTREACH, PENSION or TRADED.", cell,
+                    Code.INVALID_FUND_STRAND,
+                    "fund_strand",
+                    f"'{cell.text}' is not a fund strand; use CORE, OUTREACH, PENSION or TRADED.",
+                    cell,
                 )
         amount = None
         if (cell := row.required("amount", Code.AMOUNT_INVALID)) is not None:
@@ -511,7 +523,17 @@ def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _T
         if is_nil:
             nil_rows.append((row, amount))
             continue
-        if row.ok and sla and period and line_ref and posting and account and strand and amount is not None and flag is not None:
+        if (
+            row.ok
+            and sla
+            and period
+            and line_ref
+            and posting
+            and account
+            and strand
+            and amount is not None
+            and flag is not None
+        ):
             lines.append(
                 LedgerLine(
                     source_row=number,
@@ -538,11 +560,18 @@ def _check_ledger_period(row: _Row, file_period: LedgerPeriod | None) -> LedgerP
     if (cell := row.required("financial_year")) is not None:
         start = parse_financial_year(cell.text)
         if start is None:
-            row.error(Code.PERIOD_MISMATCH, "financial_year", f"'{cell.text}' is not a financial year like 2021-22.", cell)
+            row.error(
+                Code.PERIOD_MISMATCH,
+                "financial_year",
+                f"'{cell.text}' is not a financial year like 2021-22.",
+                cell,
+            )
         elif file_period is not None and start != file_period.start_year:
             row.error(
-                Code.PERIOD_MISMATCH, "financial_year",
-                f"financial_year '{cell.text}' differs from the file name's {file_period.financial_year}.", cell,
+                Code.PERIOD_MISMATCH,
+                "financial_year",
+                f"financial_year '{cell.text}' differs from the file name's {file_period.financial_year}.",
+                cell,
             )
     number = None
     if (cell := row.required("period")) is not None:
@@ -551,33 +580,45 @@ def _check_ledger_period(row: _Row, file_period: LedgerPeriod | None) -> LedgerP
         except CellValueError:
             number = None
         if number is None or not 1 <= number <= 13:
-            row.error(Code.PERIOD_MISMATCH, "period", f"'{cell.text}' is not a period number from 1 to 13.", cell)
+            row.error(
+                Code.PERIOD_MISMATCH, "period", f"'{cell.text}' is not a period number from 1 to 13.", cell
+            )
             number = None
         elif file_period is not None and number != file_period.period:
             row.error(
-                Code.PERIOD_MISMATCH, "period", f"period {number} differs from the file name's P{file_period.period:02d}.", cell
+                Code.PERIOD_MISMATCH,
+                "period",
+                f"period {number} differs from the file name's P{file_period.period:02d}.",
+                cell,
             )
     if start is None or number is None:
         return None
     return LedgerPeriod(start, number)
 
 
-def _check_nil(result: ValidationResult, nil_rows: list[tuple[_Row, Decimal | None]], line_count: int) -> None:
+def _check_nil(
+    result: ValidationResult, nil_rows: list[tuple[_Row, Decimal | None]], line_count: int
+) -> None:
     for row, amount in nil_rows:
         if line_count > 1:
             row.error(
-                Code.UNKNOWN_ACCOUNT, "account_code",
+                Code.UNKNOWN_ACCOUNT,
+                "account_code",
                 "NIL is only allowed as the single line of a nil return; remove it or the other lines.",
             )
         elif amount is not None and amount != 0:
-            row.error(Code.AMOUNT_INVALID, "amount", "A nil return's NIL line must have amount 0.", expected="0")
+            row.error(
+                Code.AMOUNT_INVALID, "amount", "A nil return's NIL line must have amount 0.", expected="0"
+            )
         else:
             result.is_nil = True
 
 
 def _check_all_amounts_valid(result: ValidationResult) -> None:
     """Remember whether every amount parsed, for the Control total comparison."""
-    result.amounts_valid = not any(p.code == Code.AMOUNT_INVALID and p.column == "amount" for p in result.errors)
+    result.amounts_valid = not any(
+        p.code == Code.AMOUNT_INVALID and p.column == "amount" for p in result.errors
+    )
 
 
 def _check_control(result: ValidationResult, problems: _Collector, control: Grid) -> None:
@@ -586,9 +627,9 @@ def _check_control(result: ValidationResult, problems: _Collector, control: Grid
     for number, cells in sorted(control.rows.items()):
         for index, cell in cells.items():
             _report_formula_cell(problems, cell, sheet, number, column_letter(index))
-        label = cells.get(0)
-        if label is not None and label.kind == "text":
-            labels.setdefault(label.text.lower(), (number, cells.get(1)))
+        label_cell = cells.get(0)
+        if label_cell is not None and label_cell.kind == "text":
+            labels.setdefault(label_cell.text.lower(), (number, cells.get(1)))
     for label in ("control_total", "line_count"):
         if label not in labels:
             problems.error(
@@ -598,23 +639,31 @@ def _check_control(result: ValidationResult, problems: _Collector, control: Grid
                 column="A",
             )
     if "line_count" in labels:
-        number, cell = labels["line_count"]
-        count = _control_value(cell, lambda c: parse_whole_number(c, Code.CONTROL_TOTAL_MISMATCH))
+        number, given = labels["line_count"]
+        count = _control_value(given, lambda c: parse_whole_number(c, Code.CONTROL_TOTAL_MISMATCH))
         if count != result.line_count:
             problems.error(
                 Code.CONTROL_TOTAL_MISMATCH,
-                f"Control line_count is {cell.text if cell else 'empty'} but the table has {result.line_count} lines.",
-                sheet=sheet, row=number, column="B", value=cell.text if cell else None, expected=str(result.line_count),
+                f"Control line_count is {given.text if given else 'empty'} but the table has {result.line_count} lines.",
+                sheet=sheet,
+                row=number,
+                column="B",
+                value=given.text if given else None,
+                expected=str(result.line_count),
             )
     if "control_total" in labels and result.amounts_valid:
-        number, cell = labels["control_total"]
-        total = _control_value(cell, parse_money)
+        number, given = labels["control_total"]
+        total = _control_value(given, parse_money)
         table_total = sum((line.amount for line in result.ledger_lines), Decimal("0.00"))
         if total != table_total and not _has_row_errors(result):
             problems.error(
                 Code.CONTROL_TOTAL_MISMATCH,
-                f"Control control_total is {cell.text if cell else 'empty'} but the amounts add up to {format_money(table_total)}.",
-                sheet=sheet, row=number, column="B", value=cell.text if cell else None, expected=format_money(table_total),
+                f"Control control_total is {given.text if given else 'empty'} but the amounts add up to {format_money(table_total)}.",
+                sheet=sheet,
+                row=number,
+                column="B",
+                value=given.text if given else None,
+                expected=format_money(table_total),
             )
 
 
@@ -649,7 +698,7 @@ def _check_kpi_rows(result: ValidationResult, problems: _Collector, table: _Tabl
     file_month = name.period if name is not None and isinstance(name.period, KpiMonth) else None
     definitions = reference.kpi_definitions()
     first_row: dict[str, int] = {}
-    parsed: list[tuple[_Row, str, str | None, str]] = []  # row, kpi code, sla, month
+    parsed: list[tuple[_Row, str, str | None, str | None]] = []  # row, kpi code, sla, month
     result.line_count = len(table.rows)
     for number, cells in table.rows:
         row = _Row(problems, table, number, cells)
@@ -660,19 +709,27 @@ def _check_kpi_rows(result: ValidationResult, problems: _Collector, table: _Tabl
             continue
         code = code_cell.text.upper()
         if code not in definitions:
-            row.error(Code.UNKNOWN_KPI, "kpi_code", f"'{code_cell.text}' is not a KPI code of the list.", code_cell)
+            row.error(
+                Code.UNKNOWN_KPI, "kpi_code", f"'{code_cell.text}' is not a KPI code of the list.", code_cell
+            )
             continue
         if code in first_row:
             row.error(
-                Code.DUPLICATE_LINE, "kpi_code",
-                f"KPI {code} appears again (first on row {first_row[code]}); give each KPI once.", code_cell,
+                Code.DUPLICATE_LINE,
+                "kpi_code",
+                f"KPI {code} appears again (first on row {first_row[code]}); give each KPI once.",
+                code_cell,
             )
             continue
         first_row[code] = number
         parsed.append((row, code, sla, month))
     for code, definition in definitions.items():
         if definition.required and code not in first_row:
-            problems.error(Code.KPI_MISSING, f"The required KPI {code} ({definition.kpi_name}) is missing.", sheet=table.sheet)
+            problems.error(
+                Code.KPI_MISSING,
+                f"The required KPI {code} ({definition.kpi_name}) is missing.",
+                sheet=table.sheet,
+            )
     sessions = _training_sessions(parsed)
     rows: list[KpiRow] = []
     for row, code, sla, month in parsed:
@@ -694,10 +751,17 @@ def _check_kpi_month(row: _Row, file_month: KpiMonth | None) -> str | None:
     elif cell.kind == "text":
         month = parse_kpi_month(cell.text)
     if month is None:
-        row.error(Code.DATE_INVALID, "month", f"'{cell.text}' is not a month written like 2022-10.", cell, "YYYY-MM")
+        row.error(
+            Code.DATE_INVALID, "month", f"'{cell.text}' is not a month written like 2022-10.", cell, "YYYY-MM"
+        )
         return None
     if file_month is not None and month != file_month:
-        row.error(Code.PERIOD_MISMATCH, "month", f"month {month.key} differs from the file name's {file_month.key}.", cell)
+        row.error(
+            Code.PERIOD_MISMATCH,
+            "month",
+            f"month {month.key} differs from the file name's {file_month.key}.",
+            cell,
+        )
     return month.key
 
 
@@ -719,25 +783,35 @@ def _check_kpi_value(
     invalid = Code.VALUE_INVALID
     if unit == "percent":
         if num_cell is None or den_cell is None:
-            row.error(invalid, "numerator" if num_cell is None else "denominator",
-                      f"{code} is a percentage: give its numerator and denominator.")
+            row.error(
+                invalid,
+                "numerator" if num_cell is None else "denominator",
+                f"{code} is a percentage: give its numerator and denominator.",
+            )
             return None, None, None
         numerator = row.parse("numerator", lambda c: parse_whole_number(c, invalid), num_cell)
         denominator = row.parse("denominator", lambda c: parse_whole_number(c, invalid), den_cell)
         if numerator is None or denominator is None:
             return None, None, None
         if numerator > denominator:
-            row.error(invalid, "numerator", f"{code}: the numerator {numerator} is larger than the denominator {denominator}.", num_cell)
+            row.error(
+                invalid,
+                "numerator",
+                f"{code}: the numerator {numerator} is larger than the denominator {denominator}.",
+                num_cell,
+            )
             return None, None, None
         expected = percent_value(numerator, denominator)
         if value_cell is not None:
             given = row.parse("value", lambda c: parse_decimal(c, invalid, places=6), value_cell)
             if given is not None and (expected is None or given != expected):
                 row.error(
-                    invalid, "value",
+                    invalid,
+                    "value",
                     f"{code}: the value {value_cell.text} does not equal 100 x {numerator} / {denominator}"
                     f" ({'empty, as the denominator is 0' if expected is None else expected}).",
-                    value_cell, str(expected) if expected is not None else "empty",
+                    value_cell,
+                    str(expected) if expected is not None else "empty",
                 )
         return expected, numerator, denominator
     for column, cell in (("numerator", num_cell), ("denominator", den_cell)):
@@ -745,7 +819,12 @@ def _check_kpi_value(
             row.error(invalid, column, f"{code} is not a percentage: leave '{column}' empty.", cell)
     if code == "TRN_EVAL" and sessions == 0:
         if value_cell is not None:
-            row.error(invalid, "value", "TRN_EVAL must be empty when no training sessions were held (TRN_SESS = 0).", value_cell)
+            row.error(
+                invalid,
+                "value",
+                "TRN_EVAL must be empty when no training sessions were held (TRN_SESS = 0).",
+                value_cell,
+            )
         return None, None, None
     if value_cell is None:
         if row.present("value"):
@@ -758,7 +837,13 @@ def _check_kpi_value(
     elif unit == "score":
         parsed = row.parse("value", lambda c: parse_decimal(c, invalid, places=2), value_cell)
         if parsed is not None and not Decimal(1) <= parsed <= Decimal(5):
-            row.error(invalid, "value", f"TRN_EVAL {value_cell.text} is outside 1.00 to 5.00.", value_cell, "1.00 to 5.00")
+            row.error(
+                invalid,
+                "value",
+                f"TRN_EVAL {value_cell.text} is outside 1.00 to 5.00.",
+                value_cell,
+                "1.00 to 5.00",
+            )
             parsed = None
     else:  # fte
         parsed = row.parse("value", lambda c: parse_decimal(c, invalid, places=2), value_cell)

@@ -50,6 +50,7 @@ def run_suite(suite_module: Any, frame: Any, index_columns: list[str] | None = N
     checks = []
     for outcome in validation.results:
         config = outcome.expectation_config
+        assert config is not None  # GX always reports the expectation it ran
         info = config.meta or {}
         details = outcome.result or {}
         checks.append(

@@ -38,7 +38,11 @@ def print_budget_outturn(home: Paths, year: str) -> int:
 
     def line(label: str, index: int, total_extra: Decimal = Decimal(0)) -> None:
         values = [by_line[key][index] for key, _ in _LINES]
-        print(f"{label:<22}" + "".join(f"{_pounds(v):>16}" for v in values) + f"{_pounds(sum(values) + total_extra):>16}")
+        print(
+            f"{label:<22}"
+            + "".join(f"{_pounds(v):>16}" for v in values)
+            + f"{_pounds(sum(values) + total_extra):>16}"
+        )
 
     pension = sum(by_line[key][5] for key, _ in _LINES)
     line("Core funding", 0)
