@@ -17,14 +17,29 @@ from typing import Any
 
 from stls_warehouse.config import Paths
 
-# The fixed tables of spec/marts.md, in the warehouse's `marts` schema.
-PUBLISHED_TABLES = (
+# The fixed tables of spec/marts.md; every other table dbt builds in `marts` is published too.
+CONTRACT_TABLES = (
     "fct_ledger_lines",
     "mart_service_line_budget_outturn",
     "mart_expenditure_breakdown",
     "mart_return_status",
 )
 KEEP_RELEASES = 5
+
+
+def published_tables(con: Any) -> tuple[str, ...]:
+    """Every table in the warehouse's `marts` schema; the contract's four must be there."""
+    names = tuple(
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'marts' and table_type = 'BASE TABLE' order by table_name"
+        ).fetchall()
+    )
+    missing = sorted(set(CONTRACT_TABLES) - set(names))
+    if missing:
+        raise RuntimeError(f"cannot publish: the warehouse has no marts.{', marts.'.join(missing)}")
+    return names
 
 
 def canonical_checksum(con: Any, relation: str) -> tuple[int, str]:
@@ -43,12 +58,13 @@ def current_manifest(paths: Paths) -> dict[str, Any] | None:
     return json.loads(manifest.read_text(encoding="utf-8"))
 
 
-def publish(paths: Paths, tables: tuple[str, ...] = PUBLISHED_TABLES) -> dict[str, Any]:
+def publish(paths: Paths) -> dict[str, Any]:
     """Export the marts as a new release and swap it in; returns the release manifest."""
     import duckdb
 
     con = duckdb.connect(str(paths.warehouse), read_only=True)
     try:
+        tables = published_tables(con)
         checksums = {t: canonical_checksum(con, f"marts.{t}") for t in tables}
         current = current_manifest(paths)
         if current and {t: tuple(v) for t, v in current["tables"].items()} == checksums:
