@@ -159,3 +159,15 @@ def test_a_bad_return_is_quarantined_and_nothing_from_it_is_published(
     assert (home / "published" / "parquet" / "manifest.json").read_text() == manifest
     con = duckdb.connect(str(home / "warehouse" / "stls.duckdb"), read_only=True)
     assert con.execute("select count(*) from raw.submissions").fetchone() == (9,)
+
+
+def test_a_failed_task_fails_stls_run_and_names_the_reason(tmp_path: Path, airflow_home: Path) -> None:
+    home = tmp_path / "broken"
+    generate(home / "landing", years=["2021-22"], slas=["SWA"], periods=[1])
+    (home / "warehouse").mkdir(parents=True)
+    (home / "warehouse" / "stls.duckdb").write_text("not a database")
+    env = dict(os.environ, STLS_HOME=str(home), AIRFLOW_HOME=str(airflow_home))
+    done = subprocess.run([STLS, "run"], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert "not a valid DuckDB database file" in done.stderr
+    assert not (home / "published" / "parquet").exists()

@@ -8,6 +8,7 @@ executes every task in one process without a scheduler. AIRFLOW_HOME defaults to
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ def airflow_env(home: Paths) -> dict[str, str]:
     env.setdefault("TQDM_DISABLE", "1")
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     env.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
+    env.setdefault("STLS_RETRY_DELAY_SECONDS", "2")  # an interactive run should not wait minutes
     return env
 
 
@@ -73,12 +75,29 @@ def dags_test(home: Paths, dag_id: str = DAG_ID) -> int:
     log = Path(env["AIRFLOW_HOME"]) / "last_run.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(done.stdout + "\n" + done.stderr, encoding="utf-8")
-    failed = (
-        done.returncode != 0
-        or "state=failed" in done.stdout + done.stderr
-        or _run_failed(done.stdout + done.stderr)
-    )
+    output = done.stdout + "\n" + done.stderr
+    failed = done.returncode != 0 or "state=failed" in output or _run_failed(output)
+    if failed:
+        for reason in failure_reasons(output):
+            print(f"stls run: {reason}", file=sys.stderr)
     return 1 if failed else 0
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failed|Exit|Interrupt)\b.*")
+
+
+def failure_reasons(output: str) -> list[str]:
+    """The exception lines that ended failed tasks' tracebacks in a DAG run's log, once each."""
+    reasons: list[str] = []
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        if "Task failed with exception" not in line:
+            continue
+        for following in lines[index + 1 : index + 400]:
+            if _EXCEPTION_LINE.match(following) and following.strip() not in reasons:
+                reasons.append(following.strip())
+                break
+    return reasons
 
 
 def _run_failed(output: str) -> bool:
