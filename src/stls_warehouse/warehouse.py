@@ -55,6 +55,27 @@ create table if not exists raw.ledger_lines (
     is_overhead_recharge boolean not null
 );
 
+-- What changed when an accepted version superseded the previous one (append-only): one
+-- row per superseding version; lines matched by line_ref (ledger) or kpi_code (KPI).
+create table if not exists raw.submission_changes (
+    file_sha256          varchar not null,   -- the new version
+    supersedes_sha256    varchar not null,   -- the version it replaces
+    return_type          varchar not null,
+    sla_code             varchar not null,
+    period_key           varchar not null,
+    version              integer not null,
+    recorded_at          timestamp not null,
+    lines_before         integer not null,
+    lines_after          integer not null,
+    lines_added          integer not null,
+    lines_removed        integer not null,
+    lines_changed        integer not null,
+    lines_unchanged      integer not null,
+    total_before         decimal(18, 2),     -- ledger: sum of amount; KPI: null
+    total_after          decimal(18, 2),
+    changes_json         varchar not null    -- the lines added, removed, changed (no free text)
+);
+
 -- KPI rows of accepted returns.
 create table if not exists raw.kpi_values (
     file_sha256          varchar not null,

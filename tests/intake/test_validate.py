@@ -211,7 +211,7 @@ def test_a_valid_kpi_return_and_its_rules() -> None:
         ("VALUE_INVALID", 11, "numerator"),
         ("DUPLICATE_LINE", 17, "kpi_code"),
         ("UNKNOWN_KPI", 18, "kpi_code"),
-        ("KPI_MISSING", None, None),
+        ("KPI_MISSING", None, "kpi_code"),
     }
 
 

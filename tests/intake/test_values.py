@@ -165,3 +165,73 @@ def test_unknown_flags_are_invalid_flag(text: str) -> None:
     with pytest.raises(CellValueError) as caught:
         parse_flag(text_cell(text))
     assert caught.value.code == Code.INVALID_FLAG
+
+
+# --- more properties ---------------------------------------------------------------------
+
+
+@given(st.dates(min_value=date(1900, 3, 1), max_value=date(9999, 12, 31)), st.integers(0, 86_399))
+def test_excel_serials_round_trip_in_both_date_systems_with_any_time_of_day(day: date, seconds: int) -> None:
+    fraction = Decimal(seconds) / Decimal(86_400)
+    serial_1900 = (day - date(1899, 12, 30)).days
+    assert excel_serial_to_date(Decimal(serial_1900) + fraction, date1904=False) == day
+    if day >= date(1904, 1, 1):
+        serial_1904 = (day - date(1904, 1, 1)).days
+        assert excel_serial_to_date(Decimal(serial_1904) + fraction, date1904=True) == day
+
+
+@given(st.text(alphabet="0123456789/-", max_size=12))
+def test_text_dates_are_accepted_exactly_in_the_two_forms(text: str) -> None:
+    import re
+
+    iso = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text)
+    uk = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", text)
+    fields = (iso.groups() if iso else uk.groups()[::-1]) if (iso or uk) else None
+    try:
+        day = parse_date(text_cell(text))
+    except CellValueError as exc:
+        assert exc.code == Code.DATE_INVALID
+        if fields is not None:  # the form is right, so the date itself must be impossible
+            with pytest.raises(ValueError):
+                date(*(int(f) for f in fields))
+    else:
+        assert fields is not None and day == date(*(int(f) for f in fields))
+
+
+@given(pence, st.integers(0, 3))
+def test_leading_zeros_and_pound_sign_positions_parse_exactly(p: int, zeros: int) -> None:
+    value = Decimal(p) / 100
+    plain = "0" * zeros + f"{abs(value):.2f}"
+    sign = "-" if value < 0 else ""
+    for text in (f"{sign}{plain}", f"{sign}£{plain}", f"£{sign}{plain}" if sign else f"£{plain}"):
+        assert parse_money(text_cell(text)) == value
+
+
+@given(st.integers(1, 999_999), st.integers(1, 2))
+def test_misplaced_thousands_separators_are_rejected(number: int, width: int) -> None:
+    text = f"{number},{'1' * width}"  # a group of one or two digits after the comma
+    with pytest.raises(CellValueError):
+        parse_money(text_cell(text))
+
+
+@given(st.decimals(min_value=-20_000_000, max_value=20_000_000, places=6, allow_nan=False))
+def test_numeric_cells_are_money_exactly_when_they_hold_whole_pence_in_range(value: Decimal) -> None:
+    whole_pence = (value * 100) == (value * 100).to_integral_value()
+    try:
+        amount = parse_money(Cell("number", str(value)))
+    except CellValueError:
+        assert not whole_pence or abs(value) > Decimal("10000000")
+    else:
+        assert whole_pence and amount == value and amount.as_tuple().exponent == -2
+
+
+@given(st.text(max_size=8))
+def test_whole_numbers_are_digits_only(text: str) -> None:
+    from stls_warehouse.intake.values import parse_whole_number
+
+    try:
+        number = parse_whole_number(text_cell(text), Code.VALUE_INVALID)
+    except CellValueError:
+        assert not (text.isascii() and text.isdigit())
+    else:
+        assert text.isascii() and text.isdigit() and number == int(text)

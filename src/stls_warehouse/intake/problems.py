@@ -45,6 +45,7 @@ class Code(StrEnum):
 
 
 # The codes after which the file cannot be read, so only file-level problems are listed.
+# (The contract's first seven codes.)
 UNREADABLE_CODES = frozenset(
     {
         Code.FILE_TYPE_NOT_ALLOWED,
@@ -57,6 +58,9 @@ UNREADABLE_CODES = frozenset(
     }
 )
 
+# Problems about the file as a whole, listed even when its rows cannot be read.
+FILE_LEVEL_CODES = UNREADABLE_CODES | {Code.FILENAME_INVALID}
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -68,6 +72,7 @@ class Problem:
     value: str | None = None
     expected: str | None = None
     rule: str | None = None  # the quality rule's name, for content checks
+    cell: str | None = None  # the spreadsheet reference, e.g. J7 (CSV: as Excel shows it)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -2,9 +2,15 @@
 
 The file's type is decided from its bytes, never its name. Every cell is read as text or as
 a typed XLSX cell and converted later by the project's own parsers: no NA guessing, no
-dialect sniffing, no positional mapping. XLSX is read straight from its XML parts with
-defusedxml, so error cells, formulas without cached values and merged ranges are seen as
-what they are, and inflated sizes are counted as the parts are read.
+dialect sniffing, no positional mapping.
+
+XLSX is read straight from its XML parts, so error cells, formulas without cached values
+and merged ranges are seen as what they are. The zip entries are inflated here, not by
+`zipfile`, so that no declared size is trusted: every inflated byte is counted against the
+contract's 200 MB, and a part that inflates past the size it declares is read on only to
+count (nothing kept) until it ends or passes the limit. XML is parsed by defusedxml's
+parser (DTD entities refused) feeding small streaming targets that keep only the cells, so
+memory follows the table, not the XML.
 """
 
 from __future__ import annotations
@@ -12,19 +18,29 @@ from __future__ import annotations
 import csv
 import io
 import re
+import struct
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import IO, Any
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from xml.etree.ElementTree import ParseError
+from xml.parsers.expat import ExpatError
 
-from defusedxml import ElementTree as SafeET
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
 
 from stls_warehouse.intake.problems import Code, ReturnUnreadable
 from stls_warehouse.intake.values import Cell, excel_serial_to_date
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_XLSX_INFLATED_BYTES = 200 * 1024 * 1024
+MAX_ZIP_ENTRIES = 5000  # a workbook has tens of parts; more is not a workbook
+MAX_CELL_CHARS = 32767  # Excel's own limit for one cell's text
+MAX_EXCEL_ROW = 1_048_576
+MAX_EXCEL_COLUMN = 16_384
 TRIM = " \t\u00a0"
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -47,42 +63,14 @@ ERROR_VALUES = frozenset(
 )
 # Built-in number formats that Excel shows as dates or times.
 _DATE_FORMAT_IDS = frozenset(
-    {
-        14,
-        15,
-        16,
-        17,
-        18,
-        19,
-        20,
-        21,
-        22,
-        27,
-        28,
-        29,
-        30,
-        31,
-        32,
-        33,
-        34,
-        35,
-        36,
-        45,
-        46,
-        47,
-        50,
-        51,
-        52,
-        53,
-        54,
-        55,
-        56,
-        57,
-        58,
-    }
+    {14, 15, 16, 17, 18, 19, 20, 21, 22, *range(27, 37), *range(45, 48), *range(50, 59)}
 )
 _FORMAT_LITERALS = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.')
-_CELL_REF = re.compile(r"^([A-Z]+)(\d+)$")
+_CELL_REF = re.compile(r"^([A-Z]{1,3})([1-9]\d{0,6})$")
+# What Excel writes in a numeric <v>: a finite decimal, perhaps with a small exponent.
+_NUMBER = re.compile(r"^-?(?:\d{1,20}(?:\.\d{0,20})?|\.\d{1,20})(?:[eE][-+]?\d{1,3})?$")
+_CHUNK_IN = 1 << 16
+_CHUNK_OUT = 1 << 20
 
 
 @dataclass
@@ -111,6 +99,13 @@ def column_letter(index: int) -> str:
     return letters
 
 
+def cell_reference(row: int | None, column_index: int | None) -> str | None:
+    """`J7` for row 7, column index 9; None when either is unknown."""
+    if row is None or column_index is None:
+        return None
+    return f"{column_letter(column_index)}{row}"
+
+
 def _column_index(letters: str) -> int:
     index = 0
     for char in letters:
@@ -127,22 +122,36 @@ def sniff(data: bytes) -> str:
     return "text"
 
 
+def _is_encrypted_ole(data: bytes) -> bool:
+    """An Office file encrypted to open is an OLE container holding an EncryptedPackage stream."""
+    return "EncryptedPackage".encode("utf-16-le") in data
+
+
 # --- CSV -------------------------------------------------------------------------------
 
 
 def read_csv(data: bytes) -> Grid:
     kind = sniff(data)
+    if kind == "ole" and _is_encrypted_ole(data):
+        raise ReturnUnreadable(
+            Code.ENCRYPTED,
+            "This is a password-protected Excel file named .csv; save the return as CSV UTF-8 "
+            "without a password.",
+        )
     if kind != "text":
+        held = "an Excel workbook (zip)" if kind == "zip" else "an old Excel (OLE) file"
         raise ReturnUnreadable(
             Code.FILE_UNREADABLE,
-            f"This file is named .csv but holds {'an Excel workbook' if kind == 'zip' else 'an old Excel (OLE) file'}; save it as CSV UTF-8 or name it .xlsx.",
+            f"This file is named .csv but holds {held}; save it as 'CSV UTF-8 (Comma delimited)' "
+            "or send it named .xlsx.",
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ReturnUnreadable(
             Code.ENCODING_INVALID,
-            f"The file is not valid UTF-8 (byte {exc.start + 1}); save it as 'CSV UTF-8 (Comma delimited)'.",
+            f"The file is not valid UTF-8 (byte {exc.start + 1} cannot be read); in Excel use "
+            "Save As > 'CSV UTF-8 (Comma delimited)'.",
         ) from None
     rows: dict[int, dict[int, Cell]] = {}
     ragged: list[tuple[int, int]] = []
@@ -151,28 +160,26 @@ def read_csv(data: bytes) -> Grid:
     line = 1
     try:
         for record in reader:
-            start_line = line
+            start_line = line  # a record spanning lines counts from its first line
             line = reader.line_num + 1
-            if not any(value.strip(TRIM) for value in record):
+            values = [value.strip(TRIM) for value in record]
+            if not any(values):
                 continue
             if header_width is None:
                 header_width = len(record)
             elif len(record) != header_width:
                 ragged.append((start_line, len(record)))
-            rows[start_line] = {
-                index: Cell("text", value.strip(TRIM))
-                for index, value in enumerate(record)
-                if value.strip(TRIM)
-            }
+            rows[start_line] = {index: Cell("text", value) for index, value in enumerate(values) if value}
     except csv.Error as exc:
         raise ReturnUnreadable(
             Code.FILE_UNREADABLE,
-            f"The CSV cannot be read near line {reader.line_num}: {exc}. Check the double quotes.",
+            f"The CSV cannot be read near line {reader.line_num}: {exc}. Check that every double "
+            'quote that opens a value also closes it, and that quotes inside a value are doubled ("").',
         ) from None
     return Grid(sheet=None, rows=rows, ragged_rows=ragged, header_width=header_width)
 
 
-# --- XLSX ------------------------------------------------------------------------------
+# --- XLSX: the zip container -------------------------------------------------------------
 
 
 class _Budget:
@@ -184,42 +191,387 @@ class _Budget:
     def take(self, count: int) -> None:
         self.remaining -= count
         if self.remaining < 0:
+            raise _too_large("inflates to more than 200 MB when read")
+
+
+def _too_large(how: str) -> ReturnUnreadable:
+    return ReturnUnreadable(
+        Code.FILE_TOO_LARGE,
+        f"The workbook {how}; a monthly return is far smaller. Copy only the return's sheet "
+        "into a new workbook and send that.",
+    )
+
+
+def _corrupt(why: str) -> ReturnUnreadable:
+    return ReturnUnreadable(
+        Code.FILE_UNREADABLE,
+        f"The workbook is corrupt or truncated ({why}); open it in Excel, save it again as an "
+        "Excel Workbook (.xlsx) and send the new file.",
+    )
+
+
+def _entry_count(data: bytes) -> int | None:
+    """Entries the end-of-central-directory record declares, read before `zipfile` lists them."""
+    at = data.rfind(EMPTY_ZIP_MAGIC, max(0, len(data) - 65_557))
+    if at < 0 or at + 12 > len(data):
+        return None
+    return int.from_bytes(data[at + 10 : at + 12], "little")
+
+
+class _Archive:
+    """The workbook's zip entries, each inflated on demand against one budget."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        count = _entry_count(data)
+        if count is not None and count > MAX_ZIP_ENTRIES:
+            raise _corrupt(f"it lists {count} parts")
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                infos = archive.infolist()
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            OSError,
+            ValueError,
+            EOFError,
+            NotImplementedError,  # an unknown zip version
+            struct.error,
+            OverflowError,
+        ) as exc:
+            raise _corrupt(str(exc) or type(exc).__name__) from None
+        if len(infos) > MAX_ZIP_ENTRIES:
+            raise _corrupt(f"it lists {len(infos)} parts")
+        self.infos = {info.filename: info for info in infos}
+        self.declared = sum(info.file_size for info in infos)
+        self.budget = _Budget(MAX_XLSX_INFLATED_BYTES)
+
+    @property
+    def names(self) -> set[str]:
+        return set(self.infos)
+
+    def chunks(self, name: str) -> Iterator[bytes]:
+        """The part's inflated bytes; the CRC and the declared size are checked at its end."""
+        info = self.infos[name]
+        start, end = self._data_span(info)
+        produced = crc = 0
+        for chunk in self._inflate(info, start, end):
+            self.budget.take(len(chunk))
+            produced += len(chunk)
+            if produced > info.file_size:
+                self._count_the_rest(info, start, end, produced)
+            crc = zlib.crc32(chunk, crc)
+            yield chunk
+        if produced != info.file_size or crc != info.CRC:
+            raise _corrupt(f"the part {name} does not match its checksum")
+
+    def read(self, name: str, limit: int = 32 * 1024 * 1024) -> bytes:
+        if self.infos[name].file_size > limit:
+            raise _too_large(f"has a {name} part larger than {limit // (1024 * 1024)} MB")
+        return b"".join(self.chunks(name))
+
+    def _data_span(self, info: zipfile.ZipInfo) -> tuple[int, int]:
+        offset = info.header_offset
+        header = self.data[offset : offset + 30]
+        if len(header) < 30 or header[:4] != ZIP_MAGIC:
+            raise _corrupt(f"the part {info.filename} has no local header")
+        if int.from_bytes(header[6:8], "little") & 0x1:
             raise ReturnUnreadable(
-                Code.FILE_TOO_LARGE,
-                "The workbook inflates to more than 200 MB when opened; remove unused sheets or ranges.",
+                Code.ENCRYPTED,
+                "The workbook's parts are encrypted; save it again without a password to open.",
             )
+        start = (
+            offset + 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+        )
+        end = start + info.compress_size
+        if end > len(self.data):
+            raise _corrupt(f"the part {info.filename} is cut short")
+        return start, end
+
+    def _inflate(self, info: zipfile.ZipInfo, start: int, end: int) -> Iterator[bytes]:
+        view = memoryview(self.data)[start:end]
+        if info.compress_type == zipfile.ZIP_STORED:
+            for at in range(0, len(view), _CHUNK_OUT):
+                yield bytes(view[at : at + _CHUNK_OUT])
+            return
+        if info.compress_type != zipfile.ZIP_DEFLATED:
+            raise _corrupt(f"the part {info.filename} uses a compression Excel does not write")
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        try:
+            for at in range(0, len(view), _CHUNK_IN):
+                pending = bytes(view[at : at + _CHUNK_IN])
+                while pending and not inflater.eof:
+                    out = inflater.decompress(pending, _CHUNK_OUT)
+                    pending = inflater.unconsumed_tail
+                    if out:
+                        yield out
+                if inflater.eof:
+                    break
+            tail = inflater.flush()
+        except zlib.error as exc:
+            raise _corrupt(f"the part {info.filename} cannot be inflated: {exc}") from None
+        if tail:
+            yield tail
+        if not inflater.eof:
+            raise _corrupt(f"the part {info.filename} is cut short")
+
+    def _count_the_rest(self, info: zipfile.ZipInfo, start: int, end: int, produced: int) -> None:
+        """A part inflating past its declared size: count (keep nothing) to see how far it goes."""
+        total = 0
+        for chunk in self._inflate(info, start, end):
+            total += len(chunk)
+            self.budget.take(len(chunk))
+        raise _corrupt(
+            f"the part {info.filename} inflates to {total} bytes, not the {info.file_size} it declares"
+        )
 
 
-class _LimitedPart(io.RawIOBase):
-    def __init__(self, stream: IO[bytes], budget: _Budget) -> None:
-        self._stream = stream
-        self._budget = budget
+# --- XLSX: streaming XML targets ---------------------------------------------------------
 
-    def readable(self) -> bool:
-        return True
 
-    def readinto(self, buffer: Any) -> int:
-        chunk = self._stream.read(len(buffer))
-        self._budget.take(len(chunk))
-        buffer[: len(chunk)] = chunk
-        return len(chunk)
+_LOCAL_NAMES: dict[str, str] = {}
 
 
 def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+    """The element's name without its namespace (memoised: a workbook uses a few dozen)."""
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = tag[tag.rfind("}") + 1 :]
+        if len(_LOCAL_NAMES) < 4096:
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
-def _iter_elements(archive: zipfile.ZipFile, name: str, budget: _Budget) -> Iterator[Any]:
-    with archive.open(name) as raw:
-        stream = io.BufferedReader(_LimitedPart(raw, budget), buffer_size=1 << 16)
-        for _event, element in SafeET.iterparse(stream, events=("end",)):
-            yield element
+def _ignore(*_: Any) -> None:
+    return None
 
 
-def _read_part(archive: zipfile.ZipFile, name: str, budget: _Budget) -> Any:
-    with archive.open(name) as raw:
-        data = _LimitedPart(raw, budget).read()
-    return SafeET.fromstring(data)
+def _parse_xml(chunks: Iterator[bytes], target: Any) -> None:
+    """Feed a part to expat as defusedxml sets it up (DTD entities and external references
+    refused); `target`'s handlers are wired to expat directly, skipping ElementTree's
+    per-element Python wrappers, and only the target keeps anything."""
+    expat = DefusedXMLParser().parser
+    expat.ordered_attributes = False
+    expat.StartElementHandler = target.start
+    expat.EndElementHandler = getattr(target, "end", _ignore)
+    expat.CharacterDataHandler = getattr(target, "data", _ignore)
+    expat.CommentHandler = expat.ProcessingInstructionHandler = _ignore
+    try:
+        for chunk in chunks:
+            expat.Parse(chunk, False)
+        expat.Parse(b"", True)
+    except ExpatError as exc:
+        raise ParseError(str(exc)) from None
+
+
+class _Collect:
+    """Calls `on_start(local_name, attrib)` for every element of a small metadata part."""
+
+    def __init__(self, on_start: Callable[[str, dict[str, str]], None]) -> None:
+        self.start = lambda tag, attrib: on_start(_local(tag), attrib)
+
+    def close(self) -> None:
+        return None
+
+
+class _SharedStrings:
+    """The shared-string table: the text of each <si>, phonetic guides (<rPh>) left out."""
+
+    def __init__(self) -> None:
+        self.strings: list[str] = []
+        self._parts: list[str] = []
+        self._length = 0
+        self._capture = False
+        self._phonetic = 0
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        name = _local(tag)
+        if name == "si":
+            self._parts, self._length = [], 0
+        elif name == "rPh":
+            self._phonetic += 1
+        elif name == "t" and not self._phonetic:
+            self._capture = True
+
+    def data(self, text: str) -> None:
+        if self._capture:
+            self._length += len(text)
+            if self._length > MAX_CELL_CHARS * 2:
+                raise _corrupt("a shared string is longer than Excel allows")
+            self._parts.append(text)
+
+    def end(self, tag: str) -> None:
+        name = _local(tag)
+        if name == "t":
+            self._capture = False
+        elif name == "rPh":
+            self._phonetic -= 1
+        elif name == "si":
+            self.strings.append("".join(self._parts))
+
+    def close(self) -> None:
+        return None
+
+
+class _Sheet:
+    """One worksheet's cells and merged ranges, built as the XML streams past."""
+
+    def __init__(self, shared: list[str], date_styles: list[bool], date1904: bool) -> None:
+        self.shared = shared
+        self.date_styles = date_styles
+        self.date1904 = date1904
+        self.rows: dict[int, dict[int, Cell]] = {}
+        self.merged: list[tuple[int, int, int, int]] = []
+        self.row_number = 0
+        self.column = -1
+        self._in_cell = False
+        self._kind = "n"
+        self._style = 0
+        self._formula = False
+        self._value: list[str] | None = None
+        self._inline: list[str] | None = None
+        self._capture: list[str] | None = None
+        self._length = 0
+        self._inline_depth = 0
+        self._phonetic = 0
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        name = _local(tag)
+        if name == "c":
+            self._start_cell(attrib)
+        elif not self._in_cell:
+            if name == "row":
+                explicit = attrib.get("r")
+                self.row_number = _row_number(explicit) if explicit else self.row_number + 1
+                self.column = -1
+            elif name == "mergeCell":
+                self._merge(attrib.get("ref") or "")
+        elif name == "v":
+            self._value = self._capture = []
+        elif name == "f":
+            self._formula = True
+        elif name == "is":
+            self._inline = []
+            self._inline_depth += 1
+        elif name == "rPh":
+            self._phonetic += 1
+        elif name == "t" and self._inline_depth and not self._phonetic:
+            self._capture = self._inline
+
+    def data(self, text: str) -> None:
+        if self._capture is not None:
+            self._length += len(text)
+            if self._length > MAX_CELL_CHARS * 2:
+                raise _corrupt(
+                    f"cell {column_letter(self.column)}{self.row_number} is longer than Excel allows"
+                )
+            self._capture.append(text)
+
+    def end(self, tag: str) -> None:
+        name = _local(tag)
+        if name in ("v", "t"):
+            self._capture = None
+        elif name == "is":
+            self._inline_depth -= 1
+        elif name == "rPh":
+            self._phonetic -= 1
+        elif name == "c" and self._in_cell:
+            self._in_cell = False
+            cell = self._cell()
+            if cell is not None:
+                self.rows.setdefault(self.row_number, {})[self.column] = cell
+
+    def close(self) -> None:
+        return None
+
+    def _start_cell(self, attrib: dict[str, str]) -> None:
+        ref = attrib.get("r")
+        if ref and (match := _CELL_REF.match(ref)):
+            self.column = _column_index(match.group(1))
+            self.row_number = _row_number(match.group(2))
+        else:
+            self.column += 1
+        if not 0 <= self.column < MAX_EXCEL_COLUMN or self.row_number < 1:
+            raise _corrupt(f"a cell lies outside Excel's grid ({ref or 'no reference'})")
+        self._in_cell = True
+        self._kind = attrib.get("t") or "n"
+        style = attrib.get("s") or "0"
+        self._style = int(style) if style.isdigit() and len(style) < 7 else 0
+        self._formula = False
+        self._value = self._inline = self._capture = None
+        self._length = 0
+        self._inline_depth = self._phonetic = 0
+
+    def _merge(self, ref: str) -> None:
+        first, _, last = ref.partition(":")
+        a, b = _CELL_REF.match(first), _CELL_REF.match(last or first)
+        if a and b:
+            self.merged.append(
+                (
+                    _row_number(a.group(2)),
+                    _column_index(a.group(1)),
+                    _row_number(b.group(2)),
+                    _column_index(b.group(1)),
+                )
+            )
+
+    def _cell(self) -> Cell | None:
+        kind = self._kind
+        if kind == "inlineStr":
+            text = "".join(self._inline or ()).strip(TRIM)
+            return Cell("text", text) if text else None
+        raw = None if self._value is None else "".join(self._value)
+        if raw is None or (raw == "" and kind != "str"):
+            return Cell("uncalculated", "") if self._formula else None
+        if kind == "s":
+            index = raw.strip()
+            if not index.isdigit() or int(index) >= len(self.shared):
+                raise _corrupt(
+                    f"cell {column_letter(self.column)}{self.row_number} points at a missing string"
+                )
+            text = self.shared[int(index)].strip(TRIM)
+            return Cell("text", text) if text else None
+        if kind == "str":
+            text = raw.strip(TRIM)
+            return Cell("text", text) if text else None
+        if kind == "b":
+            return Cell("bool", "TRUE" if raw.strip() in ("1", "true") else "FALSE")
+        if kind == "e":
+            return Cell("error", raw.strip())
+        if kind == "d":
+            return _iso_date_cell(raw.strip())
+        return self._number(raw.strip())
+
+    def _number(self, text: str) -> Cell:
+        if not _NUMBER.match(text):
+            raise _corrupt(
+                f"cell {column_letter(self.column)}{self.row_number} holds '{text[:20]}', not a number"
+            )
+        style = self._style
+        if style < len(self.date_styles) and self.date_styles[style]:
+            try:
+                day = excel_serial_to_date(Decimal(text), date1904=self.date1904)
+                return Cell("date", day.isoformat(), text)
+            except (ValueError, OverflowError, ArithmeticError):
+                return Cell("number", text)
+        return Cell("number", text)
+
+
+def _row_number(text: str) -> int:
+    if not text.isdigit() or len(text) > 7 or not 1 <= int(text) <= MAX_EXCEL_ROW:
+        raise _corrupt(f"a row number '{text[:12]}' lies outside Excel's grid")
+    return int(text)
+
+
+def _iso_date_cell(text: str) -> Cell:
+    """A `t="d"` cell holds an ISO 8601 date (and perhaps a time, which is ignored)."""
+    try:
+        return Cell("date", date.fromisoformat(text[:10]).isoformat())
+    except ValueError:
+        return Cell("text", text.strip(TRIM))
+
+
+# --- XLSX: the workbook ------------------------------------------------------------------
 
 
 def _resolve_target(target: str) -> str:
@@ -228,7 +580,8 @@ def _resolve_target(target: str) -> str:
     parts: list[str] = ["xl"]
     for piece in target.split("/"):
         if piece == "..":
-            parts.pop()
+            if parts:
+                parts.pop()
         elif piece and piece != ".":
             parts.append(piece)
     return "/".join(parts)
@@ -239,219 +592,140 @@ def _is_date_format(code: str) -> bool:
     return stripped not in ("general", "") and any(ch in stripped for ch in "dmyhs")
 
 
+def declared_inflated_size(data: bytes) -> int | None:
+    """What a zip's entries declare they inflate to, or None when it is not a readable zip."""
+    try:
+        return _Archive(data).declared
+    except ReturnUnreadable:
+        return None
+
+
 def open_xlsx(data: bytes, wanted: set[str]) -> Workbook:
-    """Read the sheets whose lower-cased names are in `wanted` (others are skipped)."""
+    """Read the sheets whose trimmed, lower-cased names are in `wanted` (others are skipped)."""
     kind = sniff(data)
     if kind == "ole":
-        if "EncryptedPackage".encode("utf-16-le") in data:
+        if _is_encrypted_ole(data):
             raise ReturnUnreadable(
                 Code.ENCRYPTED,
-                "The workbook is password-protected; save it again without a password to open.",
+                "The workbook is password-protected; save it again without a password to open "
+                "(File > Info > Protect Workbook > Encrypt with Password, clear the password).",
             )
         raise ReturnUnreadable(
             Code.FILE_UNREADABLE,
-            "This is an old-format Excel file (.xls) named .xlsx; save it as an Excel Workbook (.xlsx).",
+            "This is an old-format Excel file (.xls) named .xlsx; open it in Excel and save it as "
+            "an Excel Workbook (.xlsx).",
         )
     if kind != "zip":
-        raise ReturnUnreadable(Code.FILE_UNREADABLE, "This file is named .xlsx but is not an Excel workbook.")
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise ReturnUnreadable(
-            Code.FILE_UNREADABLE, f"The workbook is corrupt or truncated ({exc})."
+            Code.FILE_UNREADABLE,
+            "This file is named .xlsx but is not an Excel workbook (it looks like text); send a "
+            "CSV named .csv, or save the file from Excel as an Excel Workbook (.xlsx).",
+        )
+    archive = _Archive(data)
+    if any(name.lower().rsplit("/", 1)[-1] == "vbaproject.bin" for name in archive.names):
+        raise _macros()
+    if archive.declared > MAX_XLSX_INFLATED_BYTES:
+        raise _too_large(f"declares {archive.declared // (1024 * 1024)} MB of content when opened")
+    try:
+        return _read_workbook(archive, wanted)
+    except DefusedXmlException:
+        raise ReturnUnreadable(
+            Code.FILE_UNREADABLE,
+            "The workbook's XML declares entities or external references, which Excel never "
+            "writes, so it was not read; open the return in Excel, save it as a new Excel "
+            "Workbook (.xlsx) and send that.",
         ) from None
-    with archive:
-        names = {info.filename for info in infos}
-        if any(name.lower().endswith("vbaproject.bin") for name in names):
-            raise ReturnUnreadable(
-                Code.MACRO_NOT_ALLOWED,
-                "The workbook contains macros (VBA); save it as an Excel Workbook (.xlsx) without macros.",
-            )
-        if sum(info.file_size for info in infos) > MAX_XLSX_INFLATED_BYTES:
-            raise ReturnUnreadable(
-                Code.FILE_TOO_LARGE,
-                "The workbook declares more than 200 MB of content; remove unused sheets or ranges.",
-            )
-        budget = _Budget(MAX_XLSX_INFLATED_BYTES)
-        try:
-            return _read_workbook(archive, names, wanted, budget)
-        except ReturnUnreadable:
-            raise
-        except (
-            KeyError,
-            zipfile.BadZipFile,
-            OSError,
-            ValueError,
-            EOFError,
-            IndexError,
-            InvalidOperation,
-            SafeET.ParseError,
-        ) as exc:
-            raise ReturnUnreadable(
-                Code.FILE_UNREADABLE, f"The workbook is corrupt or truncated ({type(exc).__name__}: {exc})."
-            ) from None
-        except Exception as exc:  # defusedxml's refusals (entities, DTDs) and zlib errors
-            if type(exc).__module__.startswith(("defusedxml", "zlib")) or "zlib" in str(type(exc)):
-                raise ReturnUnreadable(
-                    Code.FILE_UNREADABLE, f"The workbook holds unsafe or corrupt XML ({type(exc).__name__})."
-                ) from None
-            raise
+    except (ParseError, UnicodeError) as exc:
+        raise _corrupt(f"{type(exc).__name__}: {exc}") from None
 
 
-def _read_workbook(archive: zipfile.ZipFile, names: set[str], wanted: set[str], budget: _Budget) -> Workbook:
+def _macros() -> ReturnUnreadable:
+    return ReturnUnreadable(
+        Code.MACRO_NOT_ALLOWED,
+        "The workbook contains macros (a VBA project); save it as an Excel Workbook (.xlsx), "
+        "not a macro-enabled workbook, and send that.",
+    )
+
+
+def _read_workbook(archive: _Archive, wanted: set[str]) -> Workbook:
+    names = archive.names
     if "[Content_Types].xml" in names:
-        types = _read_part(archive, "[Content_Types].xml", budget)
-        for element in types.iter():
-            if VBA_CONTENT_TYPE in (element.get("ContentType") or "").lower():
-                raise ReturnUnreadable(
-                    Code.MACRO_NOT_ALLOWED,
-                    "The workbook contains macros (VBA); save it as an Excel Workbook (.xlsx) without macros.",
-                )
+
+        def content_type(tag: str, attrib: dict[str, str]) -> None:
+            if VBA_CONTENT_TYPE in (attrib.get("ContentType") or "").lower():
+                raise _macros()
+
+        _parse_xml(iter([archive.read("[Content_Types].xml")]), _Collect(content_type))
     if "xl/workbook.xml" not in names:
-        raise ReturnUnreadable(Code.FILE_UNREADABLE, "The file is a zip archive but not an Excel workbook.")
-    workbook = _read_part(archive, "xl/workbook.xml", budget)
+        raise ReturnUnreadable(
+            Code.FILE_UNREADABLE,
+            "The file is a zip archive but not an Excel workbook; save the return from Excel as "
+            "an Excel Workbook (.xlsx).",
+        )
     date1904 = False
     sheets: list[tuple[str, str, bool]] = []
-    for element in workbook.iter():
-        tag = _local(element.tag)
+
+    def workbook(tag: str, attrib: dict[str, str]) -> None:
+        nonlocal date1904
         if tag == "workbookPr":
-            date1904 = (element.get("date1904") or "").lower() in ("1", "true")
+            date1904 = (attrib.get("date1904") or "").lower() in ("1", "true")
         elif tag == "sheet":
-            rel_id = next((v for k, v in element.attrib.items() if _local(k) == "id"), "")
-            hidden = (element.get("state") or "visible") != "visible"
-            sheets.append((element.get("name") or "", rel_id, hidden))
+            rel_id = next((v for k, v in attrib.items() if _local(k) == "id"), "")
+            hidden = (attrib.get("state") or "visible") != "visible"
+            sheets.append((attrib.get("name") or "", rel_id, hidden))
+
+    _parse_xml(iter([archive.read("xl/workbook.xml")]), _Collect(workbook))
     targets: dict[str, str] = {}
+
+    def relationship(tag: str, attrib: dict[str, str]) -> None:
+        if tag == "Relationship" and (attrib.get("TargetMode") or "") != "External":
+            targets[attrib.get("Id") or ""] = _resolve_target(attrib.get("Target") or "")
+
     if "xl/_rels/workbook.xml.rels" in names:
-        rels = _read_part(archive, "xl/_rels/workbook.xml.rels", budget)
-        for element in rels.iter():
-            if _local(element.tag) == "Relationship":
-                targets[element.get("Id") or ""] = _resolve_target(element.get("Target") or "")
-    shared: list[str] = []
-    if "xl/sharedStrings.xml" in names:
-        for element in _iter_elements(archive, "xl/sharedStrings.xml", budget):
-            if _local(element.tag) == "si":
-                shared.append(
-                    "".join(
-                        t.text or ""
-                        for t in element.iter()
-                        if _local(t.tag) == "t" and not _inside_phonetic(element, t)
-                    )
-                )
-                element.clear()
-    date_styles = _date_styles(archive, names, budget)
+        _parse_xml(iter([archive.read("xl/_rels/workbook.xml.rels")]), _Collect(relationship))
+    chosen = [s for s in sheets if s[0].strip(TRIM).lower() in wanted]
+    shared = _SharedStrings()
+    if chosen and "xl/sharedStrings.xml" in names:
+        _parse_xml(archive.chunks("xl/sharedStrings.xml"), shared)
+    date_styles = _date_styles(archive) if chosen else []
     result: dict[str, Grid] = {}
-    for name, rel_id, hidden in sheets:
-        if name.strip(TRIM).lower() not in wanted:
-            continue
+    for name, rel_id, hidden in chosen:
         target = targets.get(rel_id)
         if not target or target not in names:
-            raise ReturnUnreadable(Code.FILE_UNREADABLE, f"The sheet '{name}' is missing from the workbook.")
-        grid = _read_sheet(archive, target, budget, shared, date_styles, date1904)
-        grid.sheet = name
-        grid.hidden = hidden
-        result[name] = grid
+            raise _corrupt(f"the sheet '{name}' is missing from the workbook")
+        sheet = _Sheet(shared.strings, date_styles, date1904)
+        _parse_xml(archive.chunks(target), sheet)
+        result[name] = Grid(sheet=name, rows=sheet.rows, merged=sheet.merged, hidden=hidden)
     return Workbook(result)
 
 
-def _inside_phonetic(si: Any, target: Any) -> bool:
-    return any(_local(child.tag) == "rPh" and any(t is target for t in child.iter()) for child in si)
-
-
-def _date_styles(archive: zipfile.ZipFile, names: set[str], budget: _Budget) -> list[bool]:
-    if "xl/styles.xml" not in names:
+def _date_styles(archive: _Archive) -> list[bool]:
+    """For each cell style (the `s` of a cell), whether its number format shows a date."""
+    if "xl/styles.xml" not in archive.names:
         return []
-    styles = _read_part(archive, "xl/styles.xml", budget)
     custom: dict[int, str] = {}
-    flags: list[bool] = []
-    for element in styles.iter():
-        if _local(element.tag) == "numFmt":
-            custom[int(element.get("numFmtId") or -1)] = element.get("formatCode") or ""
-    for element in styles.iter():
-        if _local(element.tag) == "cellXfs":
-            for xf in element:
-                fmt = int(xf.get("numFmtId") or 0)
-                flags.append(fmt in _DATE_FORMAT_IDS or (fmt in custom and _is_date_format(custom[fmt])))
-    return flags
+    formats: list[int] = []
+    depth = {"cellXfs": 0}
 
+    class Styles:
+        def start(self, tag: str, attrib: dict[str, str]) -> None:
+            name = _local(tag)
+            if name == "numFmt":
+                number = attrib.get("numFmtId") or ""
+                if number.isdigit() and len(number) < 7:
+                    custom[int(number)] = attrib.get("formatCode") or ""
+            elif name == "cellXfs":
+                depth["cellXfs"] += 1
+            elif name == "xf" and depth["cellXfs"]:
+                number = attrib.get("numFmtId") or "0"
+                formats.append(int(number) if number.isdigit() and len(number) < 7 else 0)
 
-def _read_sheet(
-    archive: zipfile.ZipFile,
-    part: str,
-    budget: _Budget,
-    shared: list[str],
-    date_styles: list[bool],
-    date1904: bool,
-) -> Grid:
-    rows: dict[int, dict[int, Cell]] = {}
-    merged: list[tuple[int, int, int, int]] = []
-    row_number = 0
-    column = -1
-    for element in _iter_elements(archive, part, budget):
-        tag = _local(element.tag)
-        if tag == "c":
-            ref = element.get("r")
-            if ref and (match := _CELL_REF.match(ref)):
-                column = _column_index(match.group(1))
-                row_number = int(match.group(2))
-            else:
-                column += 1
-            cell = _cell(element, shared, date_styles, date1904)
-            if cell is not None:
-                rows.setdefault(row_number, {})[column] = cell
-            element.clear()
-        elif tag == "row":
-            explicit = element.get("r")
-            row_number = int(explicit) if explicit else row_number + 1
-            column = -1
-            element.clear()
-        elif tag == "mergeCell":
-            ref = element.get("ref") or ""
-            first, _, last = ref.partition(":")
-            a, b = _CELL_REF.match(first), _CELL_REF.match(last or first)
-            if a and b:
-                merged.append(
-                    (int(a.group(2)), _column_index(a.group(1)), int(b.group(2)), _column_index(b.group(1)))
-                )
-    return Grid(sheet=None, rows=rows, merged=merged)
+        def end(self, tag: str) -> None:
+            if _local(tag) == "cellXfs":
+                depth["cellXfs"] -= 1
 
+        def close(self) -> None:
+            return None
 
-def _cell(element: Any, shared: list[str], date_styles: list[bool], date1904: bool) -> Cell | None:
-    kind = element.get("t") or "n"
-    formula = value = inline = None
-    for child in element:
-        tag = _local(child.tag)
-        if tag == "f":
-            formula = child
-        elif tag == "v":
-            value = child.text
-        elif tag == "is":
-            inline = "".join(t.text or "" for t in child.iter() if _local(t.tag) == "t")
-    if kind == "inlineStr":
-        text = (inline or "").strip(TRIM)
-        return Cell("text", text) if text else None
-    if value is None or value == "":
-        if formula is not None:
-            return Cell("uncalculated", "")
-        return None
-    if kind == "s":
-        text = shared[int(value)].strip(TRIM)
-        return Cell("text", text) if text else None
-    if kind == "str":
-        text = value.strip(TRIM)
-        return Cell("text", text) if text else None
-    if kind == "b":
-        return Cell("bool", "TRUE" if value.strip() in ("1", "true") else "FALSE")
-    if kind == "e":
-        return Cell("error", value.strip())
-    if kind == "d":
-        return Cell("date", value.strip()[:10])
-    number = Decimal(value.strip())
-    style = int(element.get("s") or 0)
-    if style < len(date_styles) and date_styles[style]:
-        try:
-            day = excel_serial_to_date(number, date1904=date1904)
-            return Cell("date", day.isoformat(), value.strip())
-        except (ValueError, OverflowError):
-            return Cell("number", value.strip())
-    return Cell("number", value.strip())
+    _parse_xml(iter([archive.read("xl/styles.xml")]), Styles())
+    return [fmt in _DATE_FORMAT_IDS or (fmt in custom and _is_date_format(custom[fmt])) for fmt in formats]

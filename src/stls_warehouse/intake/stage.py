@@ -108,25 +108,31 @@ def stage_files(paths: list[str], run_dir: Path, raw_zone: RawZone) -> list[dict
             mtime_ns = path.stat().st_mtime_ns
         except FileNotFoundError:
             continue  # picked up by an earlier run and moved away: nothing to do
+        name = display_name(path.name)
         result_sha = _sha256(data)
-        if raw_zone.has(result_sha, path.name):
-            summaries.append({"file": path.name, "sha256": result_sha, "status": "ALREADY_RECEIVED"})
+        if raw_zone.has(result_sha, name):
+            summaries.append({"file": name, "sha256": result_sha, "status": "ALREADY_RECEIVED"})
             continue
         raw_zone.put_object(result_sha, data)
-        result = validate_return(path.name, data)
+        result = validate_return(name, data)
         record = outcome_record(result, landing_path=path, mtime_ns=mtime_ns)
-        if result.accepted:
+        if result.accepted:  # the lines depend on the bytes only, so one file serves every name
             write_lines(result, run_dir / f"{result.sha256}.parquet")
-        _write_json(run_dir / f"{result.sha256}.json", record)
+        _write_json(run_dir / f"{stage_key(record)}.json", record)
         summaries.append(
             {
-                "file": path.name,
+                "file": name,
                 "sha256": result.sha256,
                 "status": record["status"],
                 "errors": len(result.errors),
             }
         )
     return summaries
+
+
+def display_name(name: str) -> str:
+    """The file's name as text that can be stored anywhere (undecodable bytes shown as U+FFFD)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _sha256(data: bytes) -> str:
@@ -150,8 +156,22 @@ def _json_default(value: Any) -> Any:
 def read_staged(run_dir: Path) -> list[dict[str, Any]]:
     """Staged outcomes of a run, in received order (modification time, then name)."""
     records = [json.loads(p.read_text(encoding="utf-8")) for p in run_dir.glob("*.json")]
-    return sorted(records, key=lambda r: (r["mtime_ns"] or 0, r["file"]))
+    return sorted(records, key=received_order)
+
+
+def received_order(record: dict[str, Any]) -> tuple[int, str]:
+    """Within one batch a later modification time, then a later name, is received later."""
+    return (record["mtime_ns"] or 0, record["file"])
 
 
 def rewrite_staged(run_dir: Path, record: dict[str, Any]) -> None:
-    _write_json(run_dir / f"{record['sha256']}.json", record)
+    _write_json(run_dir / f"{stage_key(record)}.json", record)
+
+
+def stage_key(record: dict[str, Any]) -> str:
+    """One staged outcome per (bytes, name): the same bytes landed under two names are two
+    receipts (the later a DUPLICATE), so neither may overwrite the other's record."""
+    import hashlib
+
+    name_digest = hashlib.sha256(record["file"].encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{record['sha256']}.{name_digest}"

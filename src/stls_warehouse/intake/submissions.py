@@ -3,8 +3,10 @@
 Append-only. A byte-identical file under a new name is a DUPLICATE that repeats the first
 outcome and changes nothing; the same file seen again under the same name is not even a
 new row, so re-running intake over an unchanged landing zone changes nothing. A new
-accepted return for an SLA and period gets the next version and supersedes the last.
-Everything of one run is committed in one transaction.
+accepted return for an SLA and period gets the next version and supersedes the last, and
+what changed between the two is recorded (raw.submission_changes, plus a readable page in
+the raw zone). Everything of one run is committed in one transaction; the files written
+beside it (receipts, quarantine reports, change pages, the period summary) only after it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from stls_warehouse.intake import changes, feedback
 from stls_warehouse.intake.raw_zone import RawZone
 from stls_warehouse.intake.stage import read_staged
 from stls_warehouse.warehouse import connect
@@ -39,17 +42,25 @@ class LoadSummary:
 
 
 def load_staged(
-    run_dir: Path, warehouse: Path, zone: RawZone, quarantine: Path, received_at: datetime
+    run_dir: Path,
+    warehouse: Path,
+    zone: RawZone,
+    quarantine: Path,
+    received_at: datetime,
+    *,
+    reports_dir: Path | None = None,
 ) -> LoadSummary:
-    staged = read_staged(run_dir)
+    """Record a run's staged outcomes; `reports_dir` defaults to <STLS_HOME>/reports/intake."""
+    staged = _share_gate_verdicts(read_staged(run_dir))
     summary = LoadSummary()
     receipts: list[tuple[str, str]] = []
     rejected: list[dict[str, Any]] = []
+    compared: list[changes.Comparison] = []
     con = connect(warehouse)
     try:
         con.begin()
         for record in staged:
-            outcome = _record(con, run_dir, record, received_at)
+            outcome = _record(con, run_dir, record, received_at, compared)
             getattr(summary, outcome).append(record["file"])
             if outcome != "unchanged":
                 receipts.append((record["sha256"], record["file"]))
@@ -57,19 +68,47 @@ def load_staged(
                 rejected.append(record)
         con.commit()
         con.execute("checkpoint")
+        if receipts or not (reports_dir or quarantine.parent / "reports" / "intake").exists():
+            feedback.write_submission_summary(
+                con, reports_dir or quarantine.parent / "reports" / "intake", received_at
+            )
     except BaseException:
         con.rollback()
         raise
     finally:
         con.close()
     for record in rejected:
-        _quarantine(zone, quarantine, record)
+        _quarantine(zone, quarantine, record, received_at)
+    for comparison in compared:
+        _write_change_pages(zone, comparison)
     for sha256, name in receipts:
         zone.record_receipt(sha256, name)
     return summary
 
 
-def _record(con: Any, run_dir: Path, record: dict[str, Any], received_at: datetime) -> str:
+def _share_gate_verdicts(staged: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Identical bytes staged under two names hold identical lines, so a quality-gate rejection
+    of one (the gate keys its verdicts by hash) holds for both."""
+    gate_errors: dict[str, list[dict[str, Any]]] = {}
+    for record in staged:
+        found = [e for e in record["errors"] if e.get("rule")]
+        if found:
+            gate_errors.setdefault(record["sha256"], found)
+    for record in staged:
+        extra = gate_errors.get(record["sha256"])
+        if extra and record["status"] == "ACCEPTED":
+            record["errors"] = [*record["errors"], *extra]
+            record["status"] = "REJECTED"
+    return staged
+
+
+def _record(
+    con: Any,
+    run_dir: Path,
+    record: dict[str, Any],
+    received_at: datetime,
+    compared: list[changes.Comparison],
+) -> str:
     sha = record["sha256"]
     first = con.execute(
         "select status, problems_json, original_name from raw.submissions "
@@ -93,7 +132,7 @@ def _record(con: Any, run_dir: Path, record: dict[str, Any], received_at: dateti
         _insert_submission(con, record, received_at, "REJECTED", None, None, problems)
         return "rejected"
     previous = con.execute(
-        "select file_sha256, version from raw.submissions where status = 'ACCEPTED' "
+        "select file_sha256, version, original_name from raw.submissions where status = 'ACCEPTED' "
         "and return_type = ? and sla_code = ? and period_key = ? order by version desc limit 1",
         [record["return_type"], record["sla_code"], record["period_key"]],
     ).fetchone()
@@ -102,19 +141,77 @@ def _record(con: Any, run_dir: Path, record: dict[str, Any], received_at: dateti
         con, record, received_at, "ACCEPTED", version, previous[0] if previous else None, problems
     )
     lines = run_dir / f"{sha}.parquet"
-    if record["return_type"] == "ledger":
-        con.execute(
-            f"insert into raw.ledger_lines (file_sha256, {_LEDGER_COLUMNS}) "
-            f"select ?, {_LEDGER_COLUMNS} from read_parquet(?)",
-            [sha, str(lines)],
+    table, columns = (
+        ("raw.ledger_lines", _LEDGER_COLUMNS)
+        if record["return_type"] == "ledger"
+        else ("raw.kpi_values", _KPI_COLUMNS)
+    )
+    con.execute(
+        f"insert into {table} (file_sha256, {columns}) select ?, {columns} from read_parquet(?)",
+        [sha, str(lines)],
+    )
+    if previous is not None:
+        comparison = changes.compare(
+            record["return_type"],
+            _rows(con, table, columns, previous[0]),
+            _rows(con, table, columns, sha),
+            sla_code=record["sla_code"],
+            period_key=record["period_key"],
+            version=version,
+            file=record["file"],
+            file_sha256=sha,
+            previous_file=previous[2],
+            previous_sha256=previous[0],
         )
-    else:
-        con.execute(
-            f"insert into raw.kpi_values (file_sha256, {_KPI_COLUMNS}) "
-            f"select ?, {_KPI_COLUMNS} from read_parquet(?)",
-            [sha, str(lines)],
-        )
+        _insert_changes(con, comparison, received_at)
+        compared.append(comparison)
     return "accepted"
+
+
+def _rows(con: Any, table: str, columns: str, sha: str) -> list[dict[str, Any]]:
+    cursor = con.execute(f"select {columns} from {table} where file_sha256 = ?", [sha])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _insert_changes(con: Any, comparison: changes.Comparison, recorded_at: datetime) -> None:
+    c = comparison.as_dict()
+    con.execute(
+        """
+        insert into raw.submission_changes (
+            file_sha256, supersedes_sha256, return_type, sla_code, period_key, version,
+            recorded_at, lines_before, lines_after, lines_added, lines_removed, lines_changed,
+            lines_unchanged, total_before, total_after, changes_json
+        ) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [
+            c["file_sha256"],
+            c["supersedes_sha256"],
+            c["return_type"],
+            c["sla_code"],
+            c["period_key"],
+            c["version"],
+            recorded_at,
+            c["lines_before"],
+            c["lines_after"],
+            c["lines_added"],
+            c["lines_removed"],
+            c["lines_changed"],
+            c["lines_unchanged"],
+            c["total_before"],
+            c["total_after"],
+            json.dumps({k: c[k] for k in ("added", "removed", "changed")}),
+        ],
+    )
+
+
+def _write_change_pages(zone: RawZone, comparison: changes.Comparison) -> None:
+    """The comparison, readable, in the raw zone under the new version's hash."""
+    folder = zone.root / "changes"
+    folder.mkdir(parents=True, exist_ok=True)
+    sha = comparison.file_sha256
+    (folder / f"{sha}.json").write_text(json.dumps(comparison.as_dict(), indent=1), encoding="utf-8")
+    (folder / f"{sha}.md").write_text(changes.markdown(comparison), encoding="utf-8")
 
 
 def _insert_submission(
@@ -159,12 +256,12 @@ def _insert_submission(
     )
 
 
-def _quarantine(zone: RawZone, quarantine: Path, record: dict[str, Any]) -> None:
-    """A rejected file's bytes and its report, by hash; the school's name is data only."""
+def _quarantine(zone: RawZone, quarantine: Path, record: dict[str, Any], received_at: datetime) -> None:
+    """A rejected file's bytes and its reports, by hash; the school's name is data only."""
     folder = quarantine / record["sha256"]
     folder.mkdir(parents=True, exist_ok=True)
     suffix = Path(record["file"]).suffix.lower()
     copy = folder / f"return{suffix if suffix in ('.csv', '.xlsx') else '.bin'}"
     if not copy.exists():
         shutil.copyfile(zone.object_path(record["sha256"]), copy)
-    (folder / "rejection.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
+    feedback.write_rejection_report(folder, record, received_at)

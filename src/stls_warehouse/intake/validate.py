@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from stls_warehouse import reference
 from stls_warehouse.intake import naming
 from stls_warehouse.intake.problems import (
+    FILE_LEVEL_CODES,
     UNREADABLE_CODES,
     CellValueError,
     Code,
@@ -26,7 +27,9 @@ from stls_warehouse.intake.problems import (
 )
 from stls_warehouse.intake.reader import (
     MAX_FILE_BYTES,
+    TRIM,
     Grid,
+    cell_reference,
     column_letter,
     open_xlsx,
     read_csv,
@@ -50,6 +53,21 @@ from stls_warehouse.periods import (
 
 MAX_PROBLEMS_PER_CODE = 100
 T = TypeVar("T")
+
+# What a required cell should hold, for the report a school reads.
+REQUIRED_FORMS = {
+    "sla_code": "one of the 14 SLA codes, e.g. SWA",
+    "financial_year": "the financial year, e.g. 2021-22",
+    "period": "the period number 1 to 13",
+    "line_ref": "a reference unique within the return",
+    "posting_date": "a date as YYYY-MM-DD or DD/MM/YYYY",
+    "account_code": "a CFR account code, e.g. E01 (or NIL on a nil return)",
+    "fund_strand": "CORE, OUTREACH, PENSION or TRADED",
+    "amount": "an amount in pounds, e.g. 1234.56",
+    "is_overhead_recharge": "Y or N",
+    "month": "the month, e.g. 2022-10",
+    "kpi_code": "a KPI code, e.g. REF_RCVD",
+}
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,7 @@ class ValidationResult:
     is_nil: bool = False
     line_count: int = 0  # data lines in the table (a nil line counts)
     amounts_valid: bool = True  # every amount parsed: the Control total can be compared
+    amount_sum: Decimal = Decimal("0.00")  # of every parsed amount, lines with other errors too
 
     @property
     def accepted(self) -> bool:
@@ -156,35 +175,64 @@ class _Collector:
 
 
 def validate_return(name: str, data: bytes) -> ValidationResult:
-    """Check one file, given its original name and its bytes."""
+    """Check one file, given its original name and its bytes; never raises for a bad file.
+
+    Small files (every real monthly return) are checked in this process. A file whose
+    reading could need much memory (a large CSV, a workbook declaring many megabytes) is
+    checked in a child process under a memory and time limit, so that one hostile file
+    cannot take down the worker that met it.
+    """
+    from stls_warehouse.intake import sandbox
+
+    if sandbox.needs_child(name, data):
+        return sandbox.check_in_child(name, data)
+    return sandbox.check_here(name, data)
+
+
+def check_return(name: str, data: bytes) -> ValidationResult:
+    """The contract's checks, in this process: the unguarded core of `validate_return`."""
     result = ValidationResult(file=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
     problems = _Collector(result)
     extension = naming.extension_of(name)
     if extension not in naming.ALLOWED_EXTENSIONS:
         problems.error(
             Code.FILE_TYPE_NOT_ALLOWED,
-            f"Files ending '{extension or '(nothing)'}' are not accepted; send the return as .csv or .xlsx.",
+            f"Files ending '{extension or '(nothing)'}' are not accepted; save the return as an "
+            "Excel Workbook (.xlsx) or as CSV UTF-8 (.csv) and send that.",
+            value=extension or None,
+            expected=".csv or .xlsx",
         )
         return result
     parsed, reason = naming.parse_return_name(name)
     result.name = parsed
     result.return_type = parsed.return_type if parsed else naming.return_type_from_prefix(name)
-    if len(data) > MAX_FILE_BYTES:
-        problems.error(Code.FILE_TOO_LARGE, "The file is over 20 MB; a monthly return is far smaller.")
-        return result
     if parsed is None:
-        problems.error(Code.FILENAME_INVALID, f"The file name '{name}' is not valid: {reason}.")
+        problems.error(
+            Code.FILENAME_INVALID,
+            f"The file name '{name}' is not valid: {reason}. Rename the file and send it again.",
+            value=name,
+            expected="LEDGER_<SLA>_<YYYY-YY>_P<nn>.xlsx or KPI_<SLA>_<YYYY-MM>.csv",
+        )
+    if len(data) > MAX_FILE_BYTES:
+        problems.error(
+            Code.FILE_TOO_LARGE,
+            f"The file is {len(data) / (1024 * 1024):.1f} MB, over the 20 MB limit; a monthly return "
+            "is far smaller. Remove other sheets, pictures and unused rows, then send it again.",
+            value=f"{len(data)} bytes",
+            expected="at most 20 MB",
+        )
+        return result
     try:
         grid, control = _read_table(result, extension, data)
     except ReturnUnreadable as unreadable:
-        result.errors = [p for p in result.errors if p.code in UNREADABLE_CODES]
+        result.errors = [p for p in result.errors if p.code in FILE_LEVEL_CODES]
         result.errors.append(unreadable.problem)
         return result
     if grid is None:
         return result  # SHEET_MISSING, already reported
     _check_table(result, problems, grid, control)
     if any(p.code in UNREADABLE_CODES for p in result.errors):
-        result.errors = [p for p in result.errors if p.code in UNREADABLE_CODES]
+        result.errors = [p for p in result.errors if p.code in FILE_LEVEL_CODES]
     problems.close()
     if not result.accepted:
         result.ledger_lines, result.kpi_rows = [], []
@@ -199,23 +247,42 @@ def _read_table(result: ValidationResult, extension: str, data: bytes) -> tuple[
         return grid, None
     wanted = {LEDGER.sheet.lower(), KPI.sheet.lower(), CONTROL_SHEET.lower()}
     book = open_xlsx(data, wanted)
-    by_lower = {name.strip(" \t\u00a0").lower(): grid for name, grid in book.sheets.items()}
+    by_lower: dict[str, Grid] = {}
+    for sheet_name, sheet_grid in book.sheets.items():
+        by_lower.setdefault(sheet_name.strip(TRIM).lower(), sheet_grid)
     if result.return_type is None:
         found = [s for s in SCHEMAS.values() if s.sheet.lower() in by_lower]
         result.return_type = found[0].return_type if len(found) == 1 else None
+        if len(found) > 1:
+            result.errors.append(
+                Problem(
+                    Code.SHEET_MISSING,
+                    "The workbook has both a 'Ledger' and a 'KPI' sheet and its name does not say "
+                    "which return it is; name it like LEDGER_SWA_2021-22_P07.xlsx or KPI_THA_2022-10.xlsx.",
+                )
+            )
+            return None, None
     if result.return_type is None:
         result.errors.append(
-            Problem(Code.SHEET_MISSING, "The workbook has no 'Ledger' or 'KPI' sheet holding the return.")
+            Problem(
+                Code.SHEET_MISSING,
+                "The workbook has no 'Ledger' or 'KPI' sheet; put the return's table on a sheet of "
+                "that name (the template has it).",
+                expected="a sheet named Ledger or KPI",
+            )
         )
         return None, None
     schema = SCHEMAS[result.return_type]
     table_grid = by_lower.get(schema.sheet.lower())
     if table_grid is None:
+        found_names = ", ".join(f"'{n}'" for n in book.sheets) or "none"
         result.errors.append(
             Problem(
                 Code.SHEET_MISSING,
-                f"The workbook has no sheet named '{schema.sheet}'; put the table on a sheet of that name.",
+                f"The workbook has no sheet named '{schema.sheet}'; put the table on a sheet of that "
+                "name (the template has it).",
                 sheet=schema.sheet,
+                expected=f"a sheet named {schema.sheet} (sheets read: {found_names})",
             )
         )
         return None, None
@@ -241,33 +308,58 @@ class _Table:
     sheet: str | None
     columns: dict[str, int]  # column name -> 0-based index
     rows: list[tuple[int, dict[int, Cell]]]
+    ragged: frozenset[int] = frozenset()  # CSV rows whose field count differs from the header's
 
 
 def _check_table(result: ValidationResult, problems: _Collector, grid: Grid, control: Grid | None) -> None:
+    if not grid.rows:
+        problems.error(
+            Code.EMPTY_RETURN,
+            "The return is empty; fill in the template's table (a period with nothing to report "
+            "is a single NIL line) and send it again.",
+            sheet=grid.sheet,
+        )
+        return
     if result.return_type is None:
         problems.error(
             Code.HEADER_MISMATCH,
-            "The header does not look like a ledger or a KPI return; use the template's header.",
-            row=1,
+            "The header does not look like a ledger or a KPI return and the file name does not say "
+            "which it is; use the template's header row.",
+            sheet=grid.sheet,
+            row=min(grid.rows),
         )
         return
     schema = SCHEMAS[result.return_type]
     if grid.hidden:
         problems.warning(
             Code.HIDDEN_SHEET,
-            f"The '{grid.sheet}' sheet is hidden; it was read anyway.",
+            f"The '{grid.sheet}' sheet is hidden; it was read anyway. Unhide it so that what you "
+            "see is what is sent.",
             sheet=grid.sheet,
         )
-    header_row = 1 if grid.sheet is not None else (min(grid.rows) if grid.rows else 1)
+    header_row = 1 if grid.sheet is not None else min(grid.rows)
+    if header_row not in grid.rows:
+        problems.error(
+            Code.HEADER_MISMATCH,
+            f"Row 1 of the '{grid.sheet}' sheet is empty; the header must be in row 1. Delete the "
+            "empty rows above the header.",
+            sheet=grid.sheet,
+            row=1,
+            cell="A1",
+            expected=", ".join(schema.columns),
+        )
+        return
     data_rows = sorted((n, cells) for n, cells in grid.rows.items() if n > header_row)
-    if not grid.rows.get(header_row) or not data_rows:
+    if not data_rows:
         problems.error(
             Code.EMPTY_RETURN,
-            "The return has no data lines; send every line of the period (or a single NIL line).",
+            "The return has a header but no lines; send every line of the period (or, with "
+            "nothing to report, a single line with account_code NIL and amount 0).",
+            sheet=grid.sheet,
         )
         return
     columns = _check_header(problems, schema, grid, header_row)
-    table = _Table(schema, grid.sheet, columns, data_rows)
+    table = _Table(schema, grid.sheet, columns, data_rows, frozenset(r for r, _ in grid.ragged_rows))
     _check_cells(problems, table, grid, header_row)
     if schema is LEDGER:
         _check_ledger_rows(result, problems, table)
@@ -279,36 +371,59 @@ def _check_table(result: ValidationResult, problems: _Collector, grid: Grid, con
 
 def _check_header(problems: _Collector, schema: ReturnSchema, grid: Grid, header_row: int) -> dict[str, int]:
     cells = grid.rows[header_row]
-    width = max(cells) + 1
+    width = max(max(cells) + 1, grid.header_width or 0)
     columns: dict[str, int] = {}
-    where = {"sheet": grid.sheet, "row": header_row}
+    expected = ", ".join(schema.columns)
     for index in range(width):
         cell = cells.get(index)
+        where = {"sheet": grid.sheet, "row": header_row, "cell": cell_reference(header_row, index)}
         letter = column_letter(index)
         if cell is None:
-            problems.error(Code.HEADER_MISMATCH, f"Column {letter} has no name in the header.", **where)
+            problems.error(
+                Code.HEADER_MISMATCH,
+                f"Column {letter} has no name in the header; delete the column (or its stray "
+                "values) or give it one of the return's column names.",
+                column=letter,
+                expected=expected,
+                **where,
+            )
             continue
         if cell.kind in ("error", "uncalculated"):
             continue  # reported by _check_cells
         name = cell.text.lower()
         if name in columns:
             problems.error(
-                Code.HEADER_MISMATCH, f"The column '{cell.text}' appears twice.", column=cell.text, **where
+                Code.HEADER_MISMATCH,
+                f"The column '{cell.text}' appears twice in the header; delete one of them.",
+                column=cell.text,
+                value=cell.text,
+                expected="each column once",
+                **where,
             )
         elif name not in schema.columns:
             problems.error(
                 Code.HEADER_MISMATCH,
-                f"'{cell.text}' is not a column of the {schema.return_type} return; "
-                f"the columns are {', '.join(schema.columns)}.",
+                f"'{cell.text}' is not a column of the {schema.return_type} return; delete the column "
+                f"or rename it. The columns are: {expected}.",
                 column=cell.text,
+                value=cell.text,
+                expected=expected,
                 **where,
             )
         else:
             columns[name] = index
     for name in schema.columns:
         if name not in columns:
-            problems.error(Code.HEADER_MISMATCH, f"The column '{name}' is missing.", column=name, **where)
-    grid.header_width = width if grid.header_width is None else grid.header_width
+            problems.error(
+                Code.HEADER_MISMATCH,
+                f"The column '{name}' is missing from the header; add it (it may be left empty only "
+                "where the contract says so).",
+                sheet=grid.sheet,
+                row=header_row,
+                column=name,
+                expected=expected,
+            )
+    grid.header_width = width
     return columns
 
 
@@ -319,51 +434,68 @@ def _check_cells(problems: _Collector, table: _Table, grid: Grid, header_row: in
     for row_number, cells in [(header_row, grid.rows[header_row]), *table.rows]:
         for index, cell in cells.items():
             column = names.get(index, column_letter(index))
-            _report_formula_cell(problems, cell, table.sheet, row_number, column)
+            _report_formula_cell(problems, cell, table.sheet, row_number, column, index)
             if grid.sheet is not None and index >= width and row_number != header_row:
                 problems.error(
                     Code.HEADER_MISMATCH,
-                    f"Cell {column_letter(index)}{row_number} holds a value in a column with no header.",
+                    f"Cell {column_letter(index)}{row_number} holds '{cell.text}' in a column with no "
+                    "header; delete it or move it into the table.",
                     sheet=table.sheet,
                     row=row_number,
                     column=column_letter(index),
+                    cell=cell_reference(row_number, index),
+                    value=cell.text,
+                    expected="nothing outside the table's columns",
                 )
     for row_number, count in grid.ragged_rows:
         problems.error(
             Code.HEADER_MISMATCH,
-            f"Row {row_number} has {count} fields but the header has {grid.header_width}; "
-            "check for stray commas or unquoted text.",
+            f"Row {row_number} has {count} fields but the header has {grid.header_width}; check the "
+            "row for a stray comma, or a value with a comma that needs double quotes around it.",
             row=row_number,
+            value=f"{count} fields",
+            expected=f"{grid.header_width} fields",
         )
     last_row = max(n for n, _ in table.rows)
     for r1, c1, r2, c2 in grid.merged:
         if r1 <= last_row and c1 < width and r2 >= header_row:
             problems.error(
                 Code.MERGED_CELLS,
-                f"Cells {column_letter(c1)}{r1}:{column_letter(c2)}{r2} are merged; unmerge them.",
+                f"Cells {column_letter(c1)}{r1}:{column_letter(c2)}{r2} are merged; unmerge them "
+                "(Home > Merge & Center > Unmerge Cells) and put each value in its own cell.",
                 sheet=table.sheet,
                 row=r1,
                 column=names.get(c1, column_letter(c1)),
+                cell=f"{column_letter(c1)}{r1}:{column_letter(c2)}{r2}",
+                expected="no merged cells in the table",
             )
 
 
-def _report_formula_cell(problems: _Collector, cell: Cell, sheet: str | None, row: int, column: str) -> None:
+def _report_formula_cell(
+    problems: _Collector, cell: Cell, sheet: str | None, row: int, column: str, index: int
+) -> None:
     if cell.kind == "error":
         problems.error(
             Code.FORMULA_ERROR,
-            f"The cell shows the Excel error {cell.value}; correct the formula or type the value.",
+            f"The cell shows the Excel error {cell.value}; correct the formula or type the value itself.",
             sheet=sheet,
             row=row,
             column=column,
+            cell=cell_reference(row, index),
             value=cell.value,
+            expected="a value, not an Excel error",
         )
     elif cell.kind == "uncalculated":
         problems.error(
             Code.FORMULA_NOT_CALCULATED,
-            "The cell holds a formula with no saved result; open the file in Excel and save it.",
+            "The cell holds a formula with no saved result (the file was not saved by Excel); open "
+            "it in Excel, let it calculate, save it and send it again.",
             sheet=sheet,
             row=row,
             column=column,
+            cell=cell_reference(row, index),
+            value="(formula)",
+            expected="a formula with its calculated value saved",
         )
 
 
@@ -398,6 +530,7 @@ class _Row:
             sheet=self.table.sheet,
             row=self.number,
             column=column,
+            cell=cell_reference(self.number, self.table.columns.get(column)),
             value=cell.text if cell is not None else None,
             expected=expected,
         )
@@ -413,7 +546,12 @@ class _Row:
             self.ok = False
             return None
         if raw is None:
-            self.error(missing_code, column, f"'{column}' is empty; it is required.")
+            self.error(
+                missing_code,
+                column,
+                f"'{column}' is empty on row {self.number}; it is required, fill it in.",
+                expected=REQUIRED_FORMS.get(column, "a value"),
+            )
         return raw
 
     def parse(self, column: str, parser: Callable[[Cell], T], cell: Cell) -> T | None:
@@ -440,28 +578,45 @@ def _check_sla(row: _Row, name: naming.ReturnName | None) -> str | None:
         return None
     code = cell.text.upper()
     if code not in reference.slas():
-        row.error(Code.UNKNOWN_SLA, "sla_code", f"'{cell.text}' is not one of the 14 SLA codes.", cell)
+        row.error(
+            Code.UNKNOWN_SLA,
+            "sla_code",
+            f"'{cell.text}' is not one of the 14 SLA codes; use your SLA's code"
+            f"{f', {name.sla_code}' if name else ''}.",
+            cell,
+            name.sla_code if name else "one of " + ", ".join(sorted(reference.slas())),
+        )
         return None
     if name is not None and code != name.sla_code:
         row.error(
             Code.PERIOD_MISMATCH,
             "sla_code",
-            f"sla_code '{cell.text}' differs from the file name's '{name.sla_code}'.",
+            f"sla_code '{cell.text}' differs from the file name's {name.sla_code}; correct the cell "
+            "or the file name.",
             cell,
+            name.sla_code,
         )
     return code
+
+
+def _months_text(period: LedgerPeriod) -> str:
+    names = [date(year, month, 1).strftime("%B %Y") for year, month in period.months()]
+    return " or ".join(names)
 
 
 def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _Table) -> None:
     name = result.name
     file_period = name.period if name is not None and isinstance(name.period, LedgerPeriod) else None
     seen_refs: dict[str, int] = {}
-    nil_rows: list[tuple[_Row, Decimal | None]] = []
+    nil_rows: list[tuple[_Row, Cell | None, Decimal | None]] = []
     lines: list[LedgerLine] = []
     accounts = reference.account_codes()
     strands = reference.fund_strands()
     result.line_count = len(table.rows)
     for number, cells in table.rows:
+        if number in table.ragged:
+            result.amounts_valid = False  # its cells cannot be matched to columns
+            continue
         row = _Row(problems, table, number, cells)
         sla = _check_sla(row, name)
         period = _check_ledger_period(row, file_period)
@@ -472,8 +627,10 @@ def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _T
                 row.error(
                     Code.DUPLICATE_LINE,
                     "line_ref",
-                    f"line_ref '{ref}' is used again (first on row {seen_refs[ref]}); each line needs its own.",
+                    f"line_ref '{ref}' is used again (first on row {seen_refs[ref]}); give each line "
+                    "its own reference.",
                     line_ref,
+                    "a line_ref not used on another row",
                 )
             else:
                 seen_refs[ref] = number
@@ -485,23 +642,30 @@ def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _T
                 row.error(
                     Code.PERIOD_MISMATCH,
                     "posting_date",
-                    f"posting_date {posting.isoformat()} is outside {check_period.key}.",
+                    f"posting_date {posting.isoformat()} is outside {check_period.key}; a line of this "
+                    f"period is posted in {_months_text(check_period)}. Move the line to the return of "
+                    "its own period or correct the date.",
                     cell,
+                    f"a date in {_months_text(check_period)}",
                 )
         account = None
         is_nil = False
-        if (cell := row.required("account_code")) is not None:
-            key = cell.text.upper()
+        account_cell = row.required("account_code")
+        if account_cell is not None:
+            key = account_cell.text.upper()
             if key == NIL_ACCOUNT:
                 is_nil = True
             elif key in accounts:
                 account = accounts[key].account_code
             else:
+                hint = " (use its lettered form, e.g. E20A or I08a)" if key in ("E20", "E28", "I08") else ""
                 row.error(
                     Code.UNKNOWN_ACCOUNT,
                     "account_code",
-                    f"'{cell.text}' is not a CFR account code of the list.",
-                    cell,
+                    f"'{account_cell.text}' is not a CFR account code of the contract's list{hint}; "
+                    "use one of the listed codes.",
+                    account_cell,
+                    "a CFR code such as E01, E20A, I08a (or NIL on a nil return)",
                 )
         strand = None
         if (cell := row.required("fund_strand")) is not None:
@@ -513,15 +677,20 @@ def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _T
                     "fund_strand",
                     f"'{cell.text}' is not a fund strand; use CORE, OUTREACH, PENSION or TRADED.",
                     cell,
+                    "CORE, OUTREACH, PENSION or TRADED",
                 )
         amount = None
         if (cell := row.required("amount", Code.AMOUNT_INVALID)) is not None:
             amount = row.parse("amount", parse_money, cell)
+        if amount is None:
+            result.amounts_valid = False
+        else:
+            result.amount_sum += amount
         flag = None
         if (cell := row.required("is_overhead_recharge")) is not None:
             flag = row.parse("is_overhead_recharge", parse_flag, cell)
         if is_nil:
-            nil_rows.append((row, amount))
+            nil_rows.append((row, account_cell, amount))
             continue
         if (
             row.ok
@@ -550,8 +719,9 @@ def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _T
                     is_overhead_recharge=flag,
                 )
             )
+    if "amount" not in table.columns:
+        result.amounts_valid = False
     _check_nil(result, nil_rows, len(table.rows))
-    _check_all_amounts_valid(result)
     result.ledger_lines = lines
 
 
@@ -563,15 +733,19 @@ def _check_ledger_period(row: _Row, file_period: LedgerPeriod | None) -> LedgerP
             row.error(
                 Code.PERIOD_MISMATCH,
                 "financial_year",
-                f"'{cell.text}' is not a financial year like 2021-22.",
+                f"'{cell.text}' is not a financial year written like 2021-22"
+                f"{f'; this return is for {file_period.financial_year}' if file_period else ''}.",
                 cell,
+                file_period.financial_year if file_period else "YYYY-YY, e.g. 2021-22",
             )
         elif file_period is not None and start != file_period.start_year:
             row.error(
                 Code.PERIOD_MISMATCH,
                 "financial_year",
-                f"financial_year '{cell.text}' differs from the file name's {file_period.financial_year}.",
+                f"financial_year {cell.text} differs from the file name's {file_period.financial_year}; "
+                "correct the cell or the file name.",
                 cell,
+                file_period.financial_year,
             )
     number = None
     if (cell := row.required("period")) is not None:
@@ -579,17 +753,24 @@ def _check_ledger_period(row: _Row, file_period: LedgerPeriod | None) -> LedgerP
             number = parse_whole_number(cell, Code.PERIOD_MISMATCH)
         except CellValueError:
             number = None
+        expected = str(file_period.period) if file_period else "a whole number 1 to 13"
         if number is None or not 1 <= number <= 13:
             row.error(
-                Code.PERIOD_MISMATCH, "period", f"'{cell.text}' is not a period number from 1 to 13.", cell
+                Code.PERIOD_MISMATCH,
+                "period",
+                f"'{cell.text}' is not a period number from 1 to 13 (write 7 or 07, not P07).",
+                cell,
+                expected,
             )
             number = None
         elif file_period is not None and number != file_period.period:
             row.error(
                 Code.PERIOD_MISMATCH,
                 "period",
-                f"period {number} differs from the file name's P{file_period.period:02d}.",
+                f"period {number} differs from the file name's P{file_period.period:02d}; correct the "
+                "cell or the file name.",
                 cell,
+                expected,
             )
     if start is None or number is None:
         return None
@@ -597,28 +778,29 @@ def _check_ledger_period(row: _Row, file_period: LedgerPeriod | None) -> LedgerP
 
 
 def _check_nil(
-    result: ValidationResult, nil_rows: list[tuple[_Row, Decimal | None]], line_count: int
+    result: ValidationResult, nil_rows: list[tuple[_Row, Cell | None, Decimal | None]], line_count: int
 ) -> None:
-    for row, amount in nil_rows:
+    for row, cell, amount in nil_rows:
         if line_count > 1:
             row.error(
                 Code.UNKNOWN_ACCOUNT,
                 "account_code",
-                "NIL is only allowed as the single line of a nil return; remove it or the other lines.",
+                "NIL is only for a nil return, whose single line says there is nothing to report; "
+                "remove the NIL line or the other lines.",
+                cell,
+                "a CFR account code (NIL only as the one line of a nil return)",
             )
         elif amount is not None and amount != 0:
             row.error(
-                Code.AMOUNT_INVALID, "amount", "A nil return's NIL line must have amount 0.", expected="0"
+                Code.AMOUNT_INVALID,
+                "amount",
+                "A nil return's NIL line must have amount 0; if there is something to report, "
+                "send the lines with their account codes instead.",
+                row.cell("amount"),
+                "0",
             )
-        else:
+        elif row.ok:
             result.is_nil = True
-
-
-def _check_all_amounts_valid(result: ValidationResult) -> None:
-    """Remember whether every amount parsed, for the Control total comparison."""
-    result.amounts_valid = not any(
-        p.code == Code.AMOUNT_INVALID and p.column == "amount" for p in result.errors
-    )
 
 
 def _check_control(result: ValidationResult, problems: _Collector, control: Grid) -> None:
@@ -626,7 +808,7 @@ def _check_control(result: ValidationResult, problems: _Collector, control: Grid
     labels: dict[str, tuple[int, Cell | None]] = {}
     for number, cells in sorted(control.rows.items()):
         for index, cell in cells.items():
-            _report_formula_cell(problems, cell, sheet, number, column_letter(index))
+            _report_formula_cell(problems, cell, sheet, number, column_letter(index), index)
         label_cell = cells.get(0)
         if label_cell is not None and label_cell.kind == "text":
             labels.setdefault(label_cell.text.lower(), (number, cells.get(1)))
@@ -634,42 +816,50 @@ def _check_control(result: ValidationResult, problems: _Collector, control: Grid
         if label not in labels:
             problems.error(
                 Code.CONTROL_TOTAL_MISMATCH,
-                f"The Control sheet has no '{label}' label in column A.",
+                f"The Control sheet has no '{label}' label in column A; add the label with its value "
+                "in column B, or delete the Control sheet.",
                 sheet=sheet,
                 column="A",
+                expected=f"a row '{label}' in column A",
             )
     if "line_count" in labels:
         number, given = labels["line_count"]
         count = _control_value(given, lambda c: parse_whole_number(c, Code.CONTROL_TOTAL_MISMATCH))
-        if count != result.line_count:
+        if count != result.line_count and not _is_formula_cell(given):
             problems.error(
                 Code.CONTROL_TOTAL_MISMATCH,
-                f"Control line_count is {given.text if given else 'empty'} but the table has {result.line_count} lines.",
+                f"Control line_count is {given.text if given else 'empty'} but the table has "
+                f"{result.line_count} lines; correct the count or the table.",
                 sheet=sheet,
                 row=number,
                 column="B",
+                cell=f"B{number}",
                 value=given.text if given else None,
                 expected=str(result.line_count),
             )
     if "control_total" in labels and result.amounts_valid:
         number, given = labels["control_total"]
         total = _control_value(given, parse_money)
-        table_total = sum((line.amount for line in result.ledger_lines), Decimal("0.00"))
-        if total != table_total and not _has_row_errors(result):
+        if total != result.amount_sum and not _is_formula_cell(given):
+            shown = given.text if given else "empty"
+            if given is not None and total is None:
+                shown += " (not an amount the contract accepts, which is at most 10,000,000.00)"
             problems.error(
                 Code.CONTROL_TOTAL_MISMATCH,
-                f"Control control_total is {given.text if given else 'empty'} but the amounts add up to {format_money(table_total)}.",
+                f"Control control_total is {shown} but the amounts add up "
+                f"to {format_money(result.amount_sum)}; correct the total or the lines.",
                 sheet=sheet,
                 row=number,
                 column="B",
+                cell=f"B{number}",
                 value=given.text if given else None,
-                expected=format_money(table_total),
+                expected=format_money(result.amount_sum),
             )
 
 
-def _has_row_errors(result: ValidationResult) -> bool:
-    """Lines dropped for other errors make the table's own total unknowable."""
-    return len(result.ledger_lines) + int(result.is_nil) != result.line_count
+def _is_formula_cell(cell: Cell | None) -> bool:
+    """An error or uncalculated cell is reported as FORMULA_ERROR / FORMULA_NOT_CALCULATED."""
+    return cell is not None and cell.kind in ("error", "uncalculated")
 
 
 def _control_value(cell: Cell | None, parser: Callable[[Cell], T]) -> T | None:
@@ -684,6 +874,13 @@ def _control_value(cell: Cell | None, parser: Callable[[Cell], T]) -> T | None:
 # --- KPI -------------------------------------------------------------------------------
 
 _ONE_DECIMAL = Decimal("0.1")
+UNIT_FORMS = {
+    "count": "a whole number of 0 or more",
+    "days": "a number of days of 0 or more, at most one decimal",
+    "percent": "empty, or 100 x numerator / denominator to one decimal",
+    "score": "a number from 1.00 to 5.00, at most two decimals",
+    "fte": "a number of 0 or more, at most two decimals",
+}
 
 
 def percent_value(numerator: int, denominator: int) -> Decimal | None:
@@ -701,6 +898,8 @@ def _check_kpi_rows(result: ValidationResult, problems: _Collector, table: _Tabl
     parsed: list[tuple[_Row, str, str | None, str | None]] = []  # row, kpi code, sla, month
     result.line_count = len(table.rows)
     for number, cells in table.rows:
+        if number in table.ragged:
+            continue
         row = _Row(problems, table, number, cells)
         sla = _check_sla(row, name)
         month = _check_kpi_month(row, file_month)
@@ -710,15 +909,22 @@ def _check_kpi_rows(result: ValidationResult, problems: _Collector, table: _Tabl
         code = code_cell.text.upper()
         if code not in definitions:
             row.error(
-                Code.UNKNOWN_KPI, "kpi_code", f"'{code_cell.text}' is not a KPI code of the list.", code_cell
+                Code.UNKNOWN_KPI,
+                "kpi_code",
+                f"'{code_cell.text}' is not a KPI code of the contract's list; correct the code or "
+                "delete the row.",
+                code_cell,
+                "one of " + ", ".join(definitions),
             )
             continue
         if code in first_row:
             row.error(
                 Code.DUPLICATE_LINE,
                 "kpi_code",
-                f"KPI {code} appears again (first on row {first_row[code]}); give each KPI once.",
+                f"KPI {code} appears again (first on row {first_row[code]}); give each KPI once "
+                "and delete the other row.",
                 code_cell,
+                "each KPI once",
             )
             continue
         first_row[code] = number
@@ -727,8 +933,11 @@ def _check_kpi_rows(result: ValidationResult, problems: _Collector, table: _Tabl
         if definition.required and code not in first_row:
             problems.error(
                 Code.KPI_MISSING,
-                f"The required KPI {code} ({definition.kpi_name}) is missing.",
+                f"The required KPI {code} ({definition.kpi_name}) is missing; add a row for it.",
                 sheet=table.sheet,
+                column="kpi_code",
+                value=None,
+                expected=f"a row with kpi_code {code}",
             )
     sessions = _training_sessions(parsed)
     rows: list[KpiRow] = []
@@ -752,15 +961,21 @@ def _check_kpi_month(row: _Row, file_month: KpiMonth | None) -> str | None:
         month = parse_kpi_month(cell.text)
     if month is None:
         row.error(
-            Code.DATE_INVALID, "month", f"'{cell.text}' is not a month written like 2022-10.", cell, "YYYY-MM"
+            Code.DATE_INVALID,
+            "month",
+            f"'{cell.text}' is not a month written like 2022-10.",
+            cell,
+            file_month.key if file_month else "YYYY-MM, e.g. 2022-10",
         )
         return None
     if file_month is not None and month != file_month:
         row.error(
             Code.PERIOD_MISMATCH,
             "month",
-            f"month {month.key} differs from the file name's {file_month.key}.",
+            f"month {month.key} differs from the file name's {file_month.key}; correct the cell or "
+            "the file name.",
             cell,
+            file_month.key,
         )
     return month.key
 
@@ -783,11 +998,15 @@ def _check_kpi_value(
     invalid = Code.VALUE_INVALID
     if unit == "percent":
         if num_cell is None or den_cell is None:
-            row.error(
-                invalid,
-                "numerator" if num_cell is None else "denominator",
-                f"{code} is a percentage: give its numerator and denominator.",
-            )
+            for column, missing in (("numerator", num_cell), ("denominator", den_cell)):
+                if missing is None and row.present(column):
+                    row.error(
+                        invalid,
+                        column,
+                        f"{code} is a percentage: give its {column} (a whole number); the value is "
+                        "worked out from numerator and denominator.",
+                        expected="a whole number of 0 or more",
+                    )
             return None, None, None
         numerator = row.parse("numerator", lambda c: parse_whole_number(c, invalid), num_cell)
         denominator = row.parse("denominator", lambda c: parse_whole_number(c, invalid), den_cell)
@@ -797,8 +1016,10 @@ def _check_kpi_value(
             row.error(
                 invalid,
                 "numerator",
-                f"{code}: the numerator {numerator} is larger than the denominator {denominator}.",
+                f"{code}: the numerator {numerator} is larger than the denominator {denominator}; a "
+                "percentage counts part of a whole.",
                 num_cell,
+                f"at most {denominator}",
             )
             return None, None, None
         expected = percent_value(numerator, denominator)
@@ -816,19 +1037,26 @@ def _check_kpi_value(
         return expected, numerator, denominator
     for column, cell in (("numerator", num_cell), ("denominator", den_cell)):
         if cell is not None:
-            row.error(invalid, column, f"{code} is not a percentage: leave '{column}' empty.", cell)
+            row.error(invalid, column, f"{code} is not a percentage: leave '{column}' empty.", cell, "empty")
     if code == "TRN_EVAL" and sessions == 0:
         if value_cell is not None:
             row.error(
                 invalid,
                 "value",
-                "TRN_EVAL must be empty when no training sessions were held (TRN_SESS = 0).",
+                "TRN_EVAL must be empty when no training sessions were held (TRN_SESS = 0); "
+                "clear the cell or correct TRN_SESS.",
                 value_cell,
+                "empty, as TRN_SESS is 0",
             )
         return None, None, None
     if value_cell is None:
         if row.present("value"):
-            row.error(invalid, "value", f"{code} ({definition.kpi_name}) needs a value.")
+            row.error(
+                invalid,
+                "value",
+                f"{code} ({definition.kpi_name}) needs a value; fill it in.",
+                expected=UNIT_FORMS.get(unit, "a value"),
+            )
         return None, None, None
     if unit == "count":
         parsed = row.parse("value", lambda c: Decimal(parse_whole_number(c, invalid)), value_cell)

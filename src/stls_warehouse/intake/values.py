@@ -17,6 +17,7 @@ from stls_warehouse.intake.problems import CellValueError, Code
 PENNY = Decimal("0.01")
 MONEY_LIMIT = Decimal("10000000.00")
 _NUMERIC_TOLERANCE = Decimal("1e-9")
+MAX_WHOLE = Decimal(10) ** 15  # beyond any count in a return; fits decimal(18,2) and bigint
 
 # Text money: optional minus and optional pound in either order, digits with optional
 # comma thousands separators in groups of three, an optional point and one or two digits.
@@ -65,7 +66,12 @@ class Cell(NamedTuple):
     def text(self) -> str:
         """The cell shown as text, for columns that hold codes or free text."""
         if self.kind == "number":
-            number = Decimal(self.value)
+            try:
+                number = Decimal(self.value)
+            except InvalidOperation:
+                return self.value
+            if not number.is_finite():
+                return self.value
             if number == number.to_integral_value():
                 return str(int(number))
             return format(number.normalize(), "f")
@@ -79,18 +85,34 @@ def text_cell(value: str) -> Cell:
 def parse_money(cell: Cell) -> Decimal:
     expected = "an amount in pounds such as 1234.56, -1,234.56 or (1,234.56)"
     if cell.numeric is not None:
-        value = Decimal(cell.numeric)
+        value = _finite(cell.numeric, Code.AMOUNT_INVALID, expected)
+        _check_money_range(value)
         pence = (value * 100).to_integral_value()
         if abs(value * 100 - pence) > _NUMERIC_TOLERANCE:
-            raise CellValueError(Code.AMOUNT_INVALID, "a whole number of pence")
+            raise CellValueError(Code.AMOUNT_INVALID, "a whole number of pence (at most two decimals)")
         amount = (pence / 100).quantize(PENNY)
     elif cell.kind == "text":
         amount = _parse_money_text(cell.value, expected)
     else:
         raise CellValueError(Code.AMOUNT_INVALID, expected)
+    _check_money_range(amount)
+    return amount
+
+
+def _check_money_range(amount: Decimal) -> None:
     if abs(amount) > MONEY_LIMIT:
         raise CellValueError(Code.AMOUNT_INVALID, "an amount between -10,000,000.00 and 10,000,000.00")
-    return amount
+
+
+def _finite(text: str, code: Code, expected: str) -> Decimal:
+    """The number behind a numeric cell; the reader admits only finite decimals, but be sure."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise CellValueError(code, expected) from None
+    if not value.is_finite():
+        raise CellValueError(code, expected)
+    return value
 
 
 def _parse_money_text(text: str, expected: str) -> Decimal:
@@ -103,7 +125,10 @@ def _parse_money_text(text: str, expected: str) -> Decimal:
         if not match:
             raise CellValueError(Code.AMOUNT_INVALID, expected)
         negative = True
-    amount = Decimal(match.group("num").replace(",", "")).quantize(PENNY)
+    digits = match.group("num").replace(",", "")
+    if len(digits.split(".")[0].lstrip("0")) > 8:  # more than 99,999,999: out of range anyway
+        raise CellValueError(Code.AMOUNT_INVALID, "an amount between -10,000,000.00 and 10,000,000.00")
+    amount = Decimal(digits).quantize(PENNY)
     return -amount if negative else amount
 
 
@@ -127,7 +152,10 @@ def excel_serial_to_date(serial: Decimal, *, date1904: bool) -> date:
 def parse_date(cell: Cell) -> date:
     expected = "a date as YYYY-MM-DD or DD/MM/YYYY"
     if cell.kind == "date":
-        return date.fromisoformat(cell.value[:10])
+        try:
+            return date.fromisoformat(cell.value[:10])
+        except ValueError:
+            raise CellValueError(Code.DATE_INVALID, expected) from None
     if cell.kind != "text":
         raise CellValueError(Code.DATE_INVALID, expected)
     try:
@@ -150,30 +178,34 @@ def parse_flag(cell: Cell) -> bool:
 
 
 def parse_whole_number(cell: Cell, code: Code) -> int:
-    """A whole number >= 0: text digits, or a numeric cell with a whole value."""
+    """A whole number >= 0: text digits, or a numeric cell with a whole value.
+
+    Numbers above MAX_WHOLE cannot be a count of anything in a monthly return and would
+    not fit the warehouse's columns, so they are refused like any other bad value.
+    """
+    expected = "a whole number of 0 or more"
     if cell.numeric is not None:
-        value = Decimal(cell.numeric)
-        if value == value.to_integral_value() and value >= 0:
+        value = _finite(cell.numeric, code, expected)
+        if abs(value) <= MAX_WHOLE and value == value.to_integral_value() and value >= 0:
             return int(value)
-    elif cell.kind == "text" and _WHOLE.match(cell.value):
+    elif cell.kind == "text" and _WHOLE.match(cell.value) and len(cell.value.lstrip("0")) <= 15:
         return int(cell.value)
-    raise CellValueError(code, "a whole number of 0 or more")
+    raise CellValueError(code, expected)
 
 
 def parse_decimal(cell: Cell, code: Code, *, places: int) -> Decimal:
     """A number >= 0 with at most `places` decimals, as text or a numeric cell."""
-    expected = f"a number of 0 or more with at most {places} decimal place(s)"
-    try:
-        if cell.kind == "number":
-            value = Decimal(cell.value)
-            rounded = value.quantize(Decimal(1).scaleb(-places))
-            if abs(value - rounded) > _NUMERIC_TOLERANCE or value < 0:
-                raise CellValueError(code, expected)
-            return rounded
-    except InvalidOperation:
-        raise CellValueError(code, expected) from None
+    expected = f"a number of 0 or more with at most {places} decimal place{'s' if places > 1 else ''}"
+    if cell.kind == "number":
+        value = _finite(cell.value, code, expected)
+        if abs(value) > MAX_WHOLE:
+            raise CellValueError(code, expected)
+        rounded = value.quantize(Decimal(1).scaleb(-places))
+        if abs(value - rounded) > _NUMERIC_TOLERANCE or value < 0:
+            raise CellValueError(code, expected)
+        return rounded
     if cell.kind == "text":
         match = _DECIMAL.match(cell.value)
-        if match and len(match.group(1) or "") <= places:
+        if match and len(match.group(1) or "") <= places and len(cell.value.split(".")[0].lstrip("0")) <= 15:
             return Decimal(cell.value)
     raise CellValueError(code, expected)

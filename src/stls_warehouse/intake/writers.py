@@ -14,7 +14,7 @@ Rows are mappings from column name to an already-formatted cell. For CSV that is
 (other values are written with `str`, dates as ISO, booleans as TRUE/FALSE, None empty).
 For XLSX a cell may also be a native value: int, float or Decimal (numeric cell),
 date/datetime (date cell), bool (Excel boolean) or None (empty cell). A text cell that
-starts with "=" is stored as text, never as a formula.
+starts with "=" (or + - @) is stored as text, never as a formula.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ Row = Mapping[str, Cell]
 _FIXED_TIMESTAMP = datetime(2021, 4, 1)
 _ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 _CREATOR = "stls_warehouse"
+NOTES_SHEET = "Notes"
 
 
 def write_ledger(
@@ -100,17 +101,21 @@ def render_table(
     columns: Sequence[str] | None = None,
     control: Sequence[tuple[str, Cell]] = (),
     bom: bool = False,
+    notes: Sequence[Sequence[Cell]] = (),
 ) -> bytes:
-    """Render rows of one return type; `columns` overrides the schema's order."""
+    """Render rows of one return type; `columns` overrides the schema's order.
+
+    `notes` (XLSX only) adds a `Notes` sheet of rows; the validator ignores it.
+    """
     columns = tuple(columns or schema.columns)
     table = [_ordered(row, columns) for row in rows]
     suffix = suffix.lower().lstrip(".")
     if suffix == "csv":
-        if control:
-            raise ValueError("a CSV return cannot carry a Control sheet")
+        if control or notes:
+            raise ValueError("a CSV return cannot carry a Control or Notes sheet")
         return _render_csv(columns, table, bom=bom)
     if suffix == "xlsx":
-        return _render_xlsx(schema.sheet, columns, table, control)
+        return _render_xlsx(schema.sheet, columns, table, control, notes)
     raise ValueError(f"returns are written as .csv or .xlsx, not .{suffix}")
 
 
@@ -180,6 +185,7 @@ def _render_xlsx(
     columns: Sequence[str],
     table: Sequence[Sequence[Cell]],
     control: Sequence[tuple[str, Cell]],
+    notes: Sequence[Sequence[Cell]] = (),
 ) -> bytes:
     # Imported here: openpyxl is slow to import and CSV-only callers never need it.
     from openpyxl import Workbook
@@ -195,6 +201,10 @@ def _render_xlsx(
         control_sheet = workbook.create_sheet(CONTROL_SHEET)
         for number, pair in enumerate(control, start=1):
             _put_row(control_sheet, number, pair)
+    if notes:
+        notes_sheet = workbook.create_sheet(NOTES_SHEET)
+        for number, note in enumerate(notes, start=1):
+            _put_row(notes_sheet, number, note)
 
     properties = workbook.properties
     properties.creator = _CREATOR
@@ -211,8 +221,8 @@ def _put_row(worksheet: Any, row: int, values: Sequence[Cell]) -> None:
         if value is None:
             continue
         cell = worksheet.cell(row=row, column=column, value=value)
-        if isinstance(value, str) and value.startswith("="):
-            cell.data_type = "s"  # text that looks like a formula stays text
+        if isinstance(value, str):
+            cell.data_type = "s"  # text stays text: "=...", "+...", "@..." are never formulas
 
 
 def _restamp_zip(data: bytes) -> bytes:
