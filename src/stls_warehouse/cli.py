@@ -79,6 +79,89 @@ def _demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _template(args: argparse.Namespace) -> int:
+    from stls_warehouse.intake.template import TemplateError, optional_kpi_note, write_template
+
+    try:
+        path = write_template(args.return_type, args.sla, args.period, args.format, Path(args.out))
+    except TemplateError as exc:
+        print(f"stls template: {exc}", file=sys.stderr)
+        return 2
+    print(path)
+    if args.return_type == "kpi" and args.format == "csv":
+        print(optional_kpi_note(), file=sys.stderr)
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from stls_warehouse.publish.postgres import PostgresPublishFailed
+    from stls_warehouse.publish.release import (
+        AuditFailed,
+        NothingToRollBack,
+        postgres_url,
+        republish,
+        rollback,
+    )
+
+    home = paths().ensure()
+    try:
+        manifest = rollback(home) if args.rollback else republish(home)
+    except (NothingToRollBack, AuditFailed, PostgresPublishFailed) as exc:
+        print(f"stls publish: {exc}", file=sys.stderr)
+        return 1
+    targets = "files" + (" and PostgreSQL (schema stls_published)" if postgres_url() else "")
+    verb = "Rolled back to" if args.rollback else "Published"
+    print(f"{verb} release {manifest['release_id']} ({targets}): {home.published}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from stls_warehouse.reports.completeness import YearNotComplete
+    from stls_warehouse.reports.source import NothingPublished
+
+    home = paths().ensure()
+    try:
+        if args.kind == "monthly":
+            from stls_warehouse.reports.monthly import BadPeriod, latest_period, write_monthly_report
+
+            try:
+                period = args.period or (p.key if (p := latest_period(home)) else None)
+                if period is None:
+                    print("stls report: no ledger period has an accepted return yet", file=sys.stderr)
+                    return 1
+                result = write_monthly_report(home, period)
+            except BadPeriod as exc:
+                print(f"stls report: {exc}", file=sys.stderr)
+                return 2
+            print(result["report"])
+        else:
+            from stls_warehouse.reports.annual import write_annual_report
+
+            result = write_annual_report(home, args.year)
+            print(result["html"])
+            print(result["pdf"])
+    except (NothingPublished, YearNotComplete) as exc:
+        print(f"stls report: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _evidence_pack(args: argparse.Namespace) -> int:
+    from stls_warehouse.reports.completeness import YearNotComplete
+    from stls_warehouse.reports.evidence import write_evidence_pack
+    from stls_warehouse.reports.source import NothingPublished
+
+    try:
+        result = write_evidence_pack(paths().ensure(), args.year)
+    except (NothingPublished, YearNotComplete) as exc:
+        print(f"stls evidence-pack: {exc}", file=sys.stderr)
+        return 1
+    print(result["evidence_pack"])
+    for name in result["absent"]:
+        print(f"  not present when built: {name}", file=sys.stderr)
+    return 0
+
+
 def _outturn(args: argparse.Namespace) -> int:
     from stls_warehouse.reports.summary import print_budget_outturn
 
@@ -102,6 +185,37 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--years", nargs="*", help="financial years, e.g. 2021-22 (default: all four)")
     demo.add_argument("--seed", type=int, default=2021)
     demo.set_defaults(handler=_demo_data)
+
+    template = commands.add_parser("template", help="write a blank return pre-filled with SLA and period")
+    template.add_argument("return_type", choices=("ledger", "kpi"))
+    template.add_argument("--sla", required=True, metavar="CODE", help="the SLA code, e.g. SWA")
+    template.add_argument(
+        "--period", required=True, metavar="KEY", help="ledger: 2021-22-P07; kpi: the month, 2022-10"
+    )
+    template.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
+    template.add_argument("--out", default=".", metavar="DIR", help="folder to write to (default: here)")
+    template.set_defaults(handler=_template)
+
+    publish = commands.add_parser(
+        "publish", help="publish the current release again to every target (files, PostgreSQL)"
+    )
+    publish.add_argument("--rollback", action="store_true", help="restore the previous release instead")
+    publish.set_defaults(handler=_publish)
+
+    report = commands.add_parser("report", help="write a report from the published tables")
+    kinds = report.add_subparsers(dest="kind", required=True, parser_class=_Parser)
+    monthly = kinds.add_parser("monthly", help="return status and spend to date, as HTML")
+    monthly.add_argument(
+        "--period", metavar="KEY", help="ledger period, e.g. 2021-22-P07 (default: the latest)"
+    )
+    monthly.set_defaults(handler=_report)
+    annual = kinds.add_parser("annual", help="the annual financial review, as HTML and PDF")
+    annual.add_argument("--year", required=True, metavar="YYYY-YY")
+    annual.set_defaults(handler=_report)
+
+    evidence = commands.add_parser("evidence-pack", help="the auditor's evidence pack for a financial year")
+    evidence.add_argument("--year", required=True, metavar="YYYY-YY")
+    evidence.set_defaults(handler=_evidence_pack)
 
     outturn = commands.add_parser("outturn", help="print budget against outturn from the published tables")
     outturn.add_argument("--year", default="2021-22")

@@ -1,21 +1,46 @@
-"""Write-audit-publish for the Parquet release.
+"""Write-audit-publish of a release: every published output swapped in as one set.
 
-A release is built in its own folder under `published/releases/`, then made current by one
-atomic symlink swap of `published/parquet`, so a reader sees the whole previous release or
-the whole new one, never half. A release whose tables have the same canonical checksums
-as the current one is not published again: re-running publication changes nothing.
+Write: a candidate folder under `published/releases/` gets, for every published table, a
+Parquet file (the contract's path), a CSV file, a table in a new DuckDB database (written in a
+storage version DuckDB 1.x drivers read, checkpointed and closed) and a sheet in the finance
+workbook, and a manifest (release id and time, code version, every input file's SHA-256, the
+returns the release contains, row counts and checksums per table, every file's SHA-256).
+Audit: each file is read back and compared with the warehouse (`audit.py`); a failure deletes
+the candidate and leaves the current release untouched.
+Publish: PostgreSQL first when `STLS_POSTGRES_URL` is set (one transaction), then one atomic
+rename of the `published/current` symlink. The fixed paths readers use
+(`published/parquet/<table>.parquet`, `published/csv/`, `published/stls.duckdb`,
+`published/stls_finance.xlsx`, `published/manifest.json`) are symlinks through `current`, so
+they all change together. A reader that wants several tables of one release resolves
+`current` once (`current_release_dir`).
+
+A release whose tables have the same checksums as the current one is not published again
+(tables that only record the runs, such as the data quality results, do not count). The last
+releases are kept for `rollback`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from stls_warehouse.config import Paths
+from stls_warehouse.config import REPO_ROOT, Paths
+from stls_warehouse.publish import exports
+from stls_warehouse.publish.audit import (
+    AuditFailed,
+    audit_candidate,
+    canonical_checksum,
+    sha256_of,
+    verify_release,
+)
 
 # The fixed tables of spec/marts.md; every other table dbt builds in `marts` is published too.
 CONTRACT_TABLES = (
@@ -24,16 +49,55 @@ CONTRACT_TABLES = (
     "mart_expenditure_breakdown",
     "mart_return_status",
 )
+# Published beside the marts for auditors: the submission ledger without personal data
+# (no file names of rejected files, no problem messages that may quote a cell).
+SUBMISSION_LEDGER = "submission_ledger"
+_SUBMISSION_LEDGER_SQL = """(
+    select
+        file_sha256,
+        case when status = 'ACCEPTED' then original_name end as original_name,
+        received_at,
+        return_type,
+        sla_code,
+        period_key,
+        financial_year,
+        period,
+        kpi_month,
+        status,
+        version,
+        supersedes_sha256,
+        is_nil_return,
+        line_count,
+        amount_total,
+        error_count,
+        warning_count,
+        array_to_string(list_sort(list_distinct(
+            coalesce(json_extract_string(problems_json, '$.errors[*].code'), []))), ',') as error_codes,
+        array_to_string(list_sort(list_distinct(
+            coalesce(json_extract_string(problems_json, '$.warnings[*].code'), []))), ',') as warning_codes
+    from wh.raw.submissions
+)"""
+# Tables that record the runs themselves (each run's checks, with its run id and time): a run
+# that changes only these has nothing new to publish, so they do not count as a change.
+RUN_RECORD_TABLES = ("mart_data_quality_results",)
 KEEP_RELEASES = 5
+MANIFEST_FORMAT = 2
+# Fixed reader paths under published/, each a symlink through `current`.
+LINKS = ("parquet", "csv", "stls.duckdb", "stls_finance.xlsx", "manifest.json")
 
 
-def published_tables(con: Any) -> tuple[str, ...]:
+class NothingToRollBack(RuntimeError):
+    """There is no earlier complete release to restore."""
+
+
+def published_tables(con: Any, catalog: str = "") -> tuple[str, ...]:
     """Every table in the warehouse's `marts` schema; the contract's four must be there."""
+    where = f" and table_catalog = '{catalog}'" if catalog else ""
     names = tuple(
         name
         for (name,) in con.execute(
             "select table_name from information_schema.tables "
-            "where table_schema = 'marts' and table_type = 'BASE TABLE' order by table_name"
+            f"where table_schema = 'marts' and table_type = 'BASE TABLE'{where} order by table_name"
         ).fetchall()
     )
     missing = sorted(set(CONTRACT_TABLES) - set(names))
@@ -42,62 +106,269 @@ def published_tables(con: Any) -> tuple[str, ...]:
     return names
 
 
-def canonical_checksum(con: Any, relation: str) -> tuple[int, str]:
-    """Row count and an order-independent checksum of a table's rows."""
-    count, digest = con.execute(
-        f"select count(*), coalesce(md5(string_agg(r, chr(10) order by r)), '') "
-        f"from (select cast(t as varchar) as r from {relation} as t)"
-    ).fetchone()
-    return int(count), str(digest)
+def current_release_dir(paths: Paths) -> Path | None:
+    """The current release's folder, resolved once: read every table of one release from it."""
+    link = paths.published / "current"
+    if link.is_symlink() or link.exists():
+        return link.resolve()
+    legacy = paths.parquet  # before releases had a `current` link
+    if (legacy / "manifest.json").exists():
+        return legacy.resolve().parent
+    return None
 
 
 def current_manifest(paths: Paths) -> dict[str, Any] | None:
-    manifest = paths.parquet / "manifest.json"
-    if not manifest.exists():
-        return None
-    return json.loads(manifest.read_text(encoding="utf-8"))
+    release = current_release_dir(paths)
+    for candidate in (release / "manifest.json", release / "parquet" / "manifest.json") if release else ():
+        if candidate.exists():
+            return json.loads(candidate.read_text(encoding="utf-8"))
+    return None
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("STLS_POSTGRES_URL") or None
 
 
 def publish(paths: Paths) -> dict[str, Any]:
-    """Export the marts as a new release and swap it in; returns the release manifest."""
-    import duckdb
+    """Build, audit and swap in a release of the warehouse's marts; returns its manifest.
 
-    con = duckdb.connect(str(paths.warehouse), read_only=True)
-    try:
-        tables = published_tables(con)
-        checksums = {t: canonical_checksum(con, f"marts.{t}") for t in tables}
+    When the warehouse holds exactly the current release (run records such as the data quality
+    results aside), nothing is written and the current manifest is returned (PostgreSQL still
+    gets it if it lacks it).
+    """
+
+    paths.published.mkdir(parents=True, exist_ok=True)
+    with _publication_lock(paths):
+        con = exports.connect_quietly()
+        try:
+            con.execute(f"attach {exports.sql_string(str(paths.warehouse))} as wh (read_only)")
+            sources = _sources(con)
+            checksums = {t: canonical_checksum(con, r) for t, r in sources.items()}
+            current = current_manifest(paths)
+            if _unchanged(current, checksums):
+                assert current is not None
+                _ensure_links(paths)
+                _publish_to_targets(paths, current_release_dir(paths), current, only_if_behind=True)
+                return current
+            release_id = _new_release_id(current)
+            staging = paths.published / "releases" / f".{release_id}.tmp"
+            try:
+                manifest = _write_candidate(con, staging, release_id, sources, checksums, current)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        finally:
+            con.close()
+        try:
+            audit_candidate(staging, manifest)
+            # PostgreSQL before the files: if it fails, neither target changes.
+            _publish_to_targets(paths, staging, manifest, only_if_behind=False)
+            release_dir = staging.with_name(release_id)
+            os.replace(staging, release_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _make_current(paths, release_id)
+        _prune(paths.published / "releases", keep=KEEP_RELEASES)
+        return manifest
+
+
+def rollback(paths: Paths) -> dict[str, Any]:
+    """Make the release before the current one current again, on every target, atomically."""
+    with _publication_lock(paths):
         current = current_manifest(paths)
-        if current and {t: tuple(v) for t, v in current["tables"].items()} == checksums:
-            return current
-        release_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        release_dir = paths.published / "releases" / release_id
-        staging = release_dir.with_name(f".{release_id}.tmp")
-        (staging / "parquet").mkdir(parents=True)
-        for table in tables:
-            target = staging / "parquet" / f"{table}.parquet"
-            con.execute(f"copy (select * from marts.{table} order by all) to '{target}' (format parquet)")
-        submissions = con.execute(
-            "select original_name, file_sha256 from raw.submissions where status = 'ACCEPTED' "
-            "order by original_name, file_sha256"
-        ).fetchall()
-    finally:
-        con.close()
+        if current is None:
+            raise NothingToRollBack("nothing has been published yet")
+        earlier = [r for r in complete_releases(paths) if r.name < current["release_id"]]
+        if not earlier:
+            raise NothingToRollBack(f"no release older than {current['release_id']} is kept")
+        previous = earlier[-1]
+        manifest = verify_release(previous)
+        _publish_to_targets(paths, previous, manifest, only_if_behind=False)
+        _make_current(paths, previous.name)
+        return manifest
+
+
+def republish(paths: Paths) -> dict[str, Any]:
+    """Publish the current release again to every configured target (files and PostgreSQL)."""
+    with _publication_lock(paths):
+        release = current_release_dir(paths)
+        if release is None or not (release / "manifest.json").exists():
+            raise NothingToRollBack("nothing has been published yet; run `stls run` first")
+        manifest = verify_release(release)
+        _publish_to_targets(paths, release, manifest, only_if_behind=False)
+        _make_current(paths, release.name)
+        return manifest
+
+
+def complete_releases(paths: Paths) -> list[Path]:
+    """Kept releases in the current layout, oldest first."""
+    folder = paths.published / "releases"
+    if not folder.exists():
+        return []
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and _format_of(p / "manifest.json") == MANIFEST_FORMAT
+    )
+
+
+def code_version() -> str:
+    """`git describe` of the checkout when there is one, otherwise the package version."""
+    if (REPO_ROOT / ".git").exists() and shutil.which("git"):
+        done = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty", "--tags"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode == 0 and done.stdout.strip():
+            return f"git:{done.stdout.strip()}"
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"stls-warehouse=={version('stls-warehouse')}"
+    except PackageNotFoundError:
+        return "unknown"
+
+
+# --- building the candidate ---------------------------------------------------------------
+
+
+def _sources(con: Any) -> dict[str, str]:
+    sources = {t: f"wh.marts.{exports.quote_ident(t)}" for t in published_tables(con, "wh")}
+    sources.setdefault(SUBMISSION_LEDGER, _SUBMISSION_LEDGER_SQL)
+    return dict(sorted(sources.items()))
+
+
+def _unchanged(current: dict[str, Any] | None, checksums: dict[str, tuple[int, str]]) -> bool:
+    if current is None or current.get("format") != MANIFEST_FORMAT:
+        return False
+    published = {
+        t: (v["rows"], v["checksum"]) for t, v in current["tables"].items() if t not in RUN_RECORD_TABLES
+    }
+    return published == {t: v for t, v in checksums.items() if t not in RUN_RECORD_TABLES}
+
+
+def _new_release_id(current: dict[str, Any] | None) -> str:
+    release_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    if current and release_id <= current["release_id"]:  # a clock step back never reorders releases
+        raise RuntimeError(f"clock is behind the current release {current['release_id']}")
+    return release_id
+
+
+def _write_candidate(
+    con: Any,
+    staging: Path,
+    release_id: str,
+    sources: dict[str, str],
+    checksums: dict[str, tuple[int, str]],
+    current: dict[str, Any] | None,
+) -> dict[str, Any]:
+    (staging / "parquet").mkdir(parents=True)
+    (staging / "csv").mkdir()
+    columns = {t: exports.columns_of(con, r) for t, r in sources.items()}
+    for table, relation in sources.items():
+        exports.write_parquet(con, relation, staging / "parquet" / f"{table}.parquet")
+        exports.write_csv(con, relation, columns[table], staging / "csv" / f"{table}.csv")
+    exports.write_duckdb(con, sources, staging / "stls.duckdb")
+    sheets = exports.write_xlsx(
+        con, sources, columns, staging / "stls_finance.xlsx", f"STLS published tables, release {release_id}"
+    )
+    files = {
+        path.relative_to(staging).as_posix(): {"sha256": sha256_of(path), "bytes": path.stat().st_size}
+        for path in sorted(staging.rglob("*"))
+        if path.is_file()
+    }
     manifest = {
+        "format": MANIFEST_FORMAT,
         "release_id": release_id,
         "published_at": datetime.now(UTC).isoformat(),
-        "tables": {t: list(v) for t, v in checksums.items()},
-        "returns": [{"file": name, "sha256": sha} for name, sha in submissions],
+        "code_version": code_version(),
+        "previous_release_id": current["release_id"] if current else None,
+        "tables": {
+            t: {
+                "rows": checksums[t][0],
+                "checksum": checksums[t][1],
+                "checksum_rule": "md5 of the rows cast to text, sorted, newline-joined",
+                "columns": [[c.name, c.type] for c in columns[t]],
+            }
+            for t in sources
+        },
+        "files": files,
+        "duckdb_storage_version": exports.DUCKDB_STORAGE_VERSION,
+        "csv_formula_guard": exports.CSV_FORMULA_GUARD,
+        "xlsx_sheets": sheets,
+        "returns": _returns_in_release(con),
+        "inputs": _inputs(con),
     }
-    (staging / "parquet" / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    os.replace(staging, release_dir)
-    _swap_link(paths.parquet, Path("releases") / release_id / "parquet")
-    _prune(paths.published / "releases", keep=KEEP_RELEASES)
+    text = json.dumps(manifest, indent=1, default=str)
+    (staging / "manifest.json").write_text(text, encoding="utf-8")
+    (staging / "parquet" / "manifest.json").write_text(text, encoding="utf-8")  # the older path
     return manifest
+
+
+def _returns_in_release(con: Any) -> list[dict[str, Any]]:
+    """The accepted returns whose figures the release holds (the current version of each)."""
+    rows = con.execute(
+        "select s.original_name, s.file_sha256, s.return_type, s.sla_code, s.period_key, s.version, "
+        "s.received_at from wh.raw.submissions s where s.status = 'ACCEPTED' and s.file_sha256 in "
+        "(select current_file_sha256 from wh.marts.mart_return_status) "
+        "order by s.return_type, s.sla_code, s.period_key"
+    ).fetchall()
+    keys = ("file", "sha256", "return_type", "sla_code", "period_key", "version", "received_at")
+    return [{k: (str(v) if k == "received_at" else v) for k, v in zip(keys, r, strict=True)} for r in rows]
+
+
+def _inputs(con: Any) -> list[dict[str, Any]]:
+    """Every file ever received, with its hash and outcome (names only of accepted files)."""
+    rows = con.execute(
+        "select file_sha256, status, case when status = 'ACCEPTED' then original_name end, "
+        "return_type, sla_code, period_key, received_at from wh.raw.submissions "
+        "order by received_at, file_sha256, status"
+    ).fetchall()
+    keys = ("sha256", "status", "file", "return_type", "sla_code", "period_key", "received_at")
+    return [{k: (str(v) if k == "received_at" else v) for k, v in zip(keys, r, strict=True)} for r in rows]
+
+
+# --- publishing -------------------------------------------------------------------------
+
+
+def _publish_to_targets(
+    paths: Paths, release: Path | None, manifest: dict[str, Any], *, only_if_behind: bool
+) -> None:
+    url = postgres_url()
+    if url is None or release is None:
+        return
+    from stls_warehouse.publish import postgres
+
+    if only_if_behind and postgres.published_release_id(url) == manifest["release_id"]:
+        return
+    postgres.publish_release(url, release, manifest)
+
+
+def _make_current(paths: Paths, release_id: str) -> None:
+    _swap_link(paths.published / "current", Path("releases") / release_id)
+    _ensure_links(paths)
+
+
+def _ensure_links(paths: Paths) -> None:
+    if not (paths.published / "current").is_symlink():
+        return
+    for name in LINKS:
+        link = paths.published / name
+        target = Path("current") / name
+        if link.is_symlink() and Path(os.readlink(link)) == target:
+            continue
+        _swap_link(link, target)
 
 
 def _swap_link(link: Path, target: Path) -> None:
     if link.exists() and not link.is_symlink():
-        shutil.rmtree(link)  # a plain folder left by an older layout
+        if link.is_dir():
+            shutil.rmtree(link)  # a plain folder left by an older layout
+        else:
+            link.unlink()
     tmp = link.with_name(f".{link.name}.swap")
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
@@ -106,6 +377,40 @@ def _swap_link(link: Path, target: Path) -> None:
 
 
 def _prune(releases: Path, keep: int) -> None:
+    current = (releases.parent / "current").resolve()
     done = sorted(p for p in releases.iterdir() if p.is_dir() and not p.name.startswith("."))
     for old in done[:-keep]:
-        shutil.rmtree(old)
+        if old.resolve() != current:
+            shutil.rmtree(old)
+
+
+def _format_of(manifest: Path) -> int | None:
+    try:
+        return int(json.loads(manifest.read_text(encoding="utf-8")).get("format") or 1)
+    except (OSError, ValueError):
+        return None
+
+
+@contextmanager
+def _publication_lock(paths: Paths) -> Iterator[None]:
+    """One publisher at a time (the pipeline's task, `stls publish`, a rollback)."""
+    paths.published.mkdir(parents=True, exist_ok=True)
+    with (paths.published / ".publish.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+__all__ = [
+    "CONTRACT_TABLES",
+    "AuditFailed",
+    "NothingToRollBack",
+    "canonical_checksum",
+    "current_manifest",
+    "current_release_dir",
+    "publish",
+    "republish",
+    "rollback",
+]

@@ -67,5 +67,9 @@ def print_run_summary(home: Paths) -> None:
         ).fetchall()
         print("Returns by status: " + ", ".join(f"{s} {n}" for s, n in counts))
     print(f"Published Parquet: {home.parquet}")
+    print(f"Published CSV, DuckDB (1.x-readable) and finance workbook: {home.published}")
+    monthly = sorted((home.reports / "monthly").glob("monthly_*.html"))
+    if monthly:
+        print(f"Latest monthly report: {monthly[-1]}")
     print(f"Warehouse (working copy): {home.warehouse}")
     print(f"Rejected returns and their reports: {home.quarantine}")

@@ -1,0 +1,154 @@
+"""The audit of a candidate release, before anything is swapped in.
+
+Every file is opened the way a reader would open it and compared with the warehouse: the
+Parquet files and the DuckDB database must hold exactly the warehouse's rows (row count
+and an order-independent checksum of every row); the CSV files and the workbook must have
+the same row counts and columns and no formula anywhere. A candidate that fails is
+deleted and the current release stays as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from stls_warehouse.publish.exports import (
+    DUCKDB_STORAGE_NUMBER,
+    FORMULA_PATTERN,
+    connect_quietly,
+    duckdb_storage_number,
+    quote_ident,
+    sql_string,
+)
+
+
+class AuditFailed(RuntimeError):
+    """A candidate release does not match the warehouse; nothing was published."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("the candidate release failed its audit:\n- " + "\n- ".join(problems))
+        self.problems = problems
+
+
+def canonical_checksum(con: Any, relation: str) -> tuple[int, str]:
+    """Row count and an order-independent checksum of a table's rows."""
+    count, digest = con.execute(
+        f"select count(*), coalesce(md5(string_agg(r, chr(10) order by r)), '') "
+        f"from (select cast(t as varchar) as r from {relation} as t)"
+    ).fetchone()
+    return int(count), str(digest)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def audit_candidate(release_dir: Path, manifest: dict[str, Any]) -> None:
+    """Check every file of a release against the warehouse figures in its manifest."""
+
+    problems: list[str] = []
+    tables: dict[str, dict[str, Any]] = manifest["tables"]
+    con = connect_quietly()
+    try:
+        database = release_dir / "stls.duckdb"
+        if duckdb_storage_number(database) != DUCKDB_STORAGE_NUMBER:
+            problems.append(f"stls.duckdb has storage number {duckdb_storage_number(database)}")
+        con.execute(f"attach {sql_string(str(database))} as candidate (read_only)")
+        in_database = {r[0] for r in con.execute("show tables from candidate.main").fetchall()}
+        for table, expected in tables.items():
+            want = (expected["rows"], expected["checksum"])
+            parquet = release_dir / "parquet" / f"{table}.parquet"
+            got = canonical_checksum(con, f"read_parquet({sql_string(str(parquet))})")
+            if got != want:
+                problems.append(f"parquet/{table}.parquet holds {got}, the warehouse {want}")
+            if table not in in_database:
+                problems.append(f"stls.duckdb has no table {table}")
+            else:
+                got = canonical_checksum(con, f"candidate.main.{quote_ident(table)}")
+                if got != want:
+                    problems.append(f"stls.duckdb table {table} holds {got}, the warehouse {want}")
+            problems += _audit_csv(con, release_dir / "csv" / f"{table}.csv", expected)
+        con.execute("detach candidate")
+    finally:
+        con.close()
+    problems += _audit_xlsx(release_dir / "stls_finance.xlsx", manifest)
+    for name, entry in manifest["files"].items():
+        if sha256_of(release_dir / name) != entry["sha256"]:
+            problems.append(f"{name} changed after it was written")
+    if problems:
+        raise AuditFailed(problems)
+
+
+def verify_release(release_dir: Path) -> dict[str, Any]:
+    """An existing release's files still match its manifest (before a rollback or republish)."""
+    manifest = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
+    problems = [
+        f"{name} does not match the manifest"
+        for name, entry in manifest.get("files", {}).items()
+        if not (release_dir / name).is_file() or sha256_of(release_dir / name) != entry["sha256"]
+    ]
+    if problems:
+        raise AuditFailed(problems)
+    return manifest
+
+
+def _audit_csv(con: Any, path: Path, expected: dict[str, Any]) -> list[str]:
+    relation = f"read_csv({sql_string(str(path))}, header = true, all_varchar = true)"
+    names = [r[0] for r in con.execute(f"describe select * from {relation}").fetchall()]
+    want_names = [c[0] for c in expected["columns"]]
+    if expected["rows"] == 0:
+        return []  # an empty table's CSV is its header alone
+    if names != want_names:
+        return [f"csv/{path.name} has columns {names}, expected {want_names}"]
+    (count,) = con.execute(f"select count(*) from {relation}").fetchone()
+    problems = (
+        []
+        if count == expected["rows"]
+        else [f"csv/{path.name} has {count} rows, expected {expected['rows']}"]
+    )
+    pattern = FORMULA_PATTERN
+    text = [c[0] for c in expected["columns"] if c[1] in ("VARCHAR", "JSON", "UUID")]
+    if text:
+        condition = " or ".join(f"regexp_matches({quote_ident(c)}, {sql_string(pattern)})" for c in text)
+        (unsafe,) = con.execute(f"select count(*) from {relation} where {condition}").fetchone()
+        if unsafe:
+            problems.append(f"csv/{path.name} has {unsafe} rows with a value a spreadsheet would run")
+    return problems
+
+
+def _audit_xlsx(path: Path, manifest: dict[str, Any]) -> list[str]:
+    """Row counts per sheet and no formula anywhere, read from the workbook's XML."""
+    problems: list[str] = []
+    sheets: dict[str, str] = manifest["xlsx_sheets"]
+    with zipfile.ZipFile(path) as book:
+        workbook = book.read("xl/workbook.xml").decode("utf-8")
+        titles = re.findall(r'<sheet[^>]* name="([^"]+)"', workbook)
+        members = sorted(
+            (n for n in book.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)),
+            key=lambda n: int(re.findall(r"\d+", n)[0]),
+        )
+        by_title = dict(zip(titles, members, strict=True))
+        for member in members:
+            if re.search(r"<f[ >]", book.read(member).decode("utf-8")):
+                problems.append(f"stls_finance.xlsx {member} contains a formula")
+        for table, sheet in sheets.items():
+            found = by_title.get(_xml_escape(sheet))
+            if found is None:
+                problems.append(f"stls_finance.xlsx has no sheet {sheet}")
+                continue
+            rows = len(re.findall(r"<row[ >]", book.read(found).decode("utf-8")))
+            if rows != manifest["tables"][table]["rows"] + 1:
+                problems.append(f"stls_finance.xlsx sheet {sheet} has {rows - 1} data rows")
+    return problems
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")

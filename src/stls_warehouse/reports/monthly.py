@@ -1,0 +1,332 @@
+"""The monthly report: where the returns stand and where the money is going, as HTML.
+
+For a ledger period (2021-22-P07 = October 2021): every SLA's returns due so far in the year
+(accepted, rejected, missing, overdue, waived, and this period's own ledger and KPI
+returns), then year-to-date spend against budget and forecast per SLA and service line.
+Every figure is read from the current published release.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from stls_warehouse.config import Paths
+from stls_warehouse.periods import LedgerPeriod, financial_year_of, parse_financial_year
+from stls_warehouse.reports import charts
+from stls_warehouse.reports.document import Document, Figure, Heading, Paragraph, Table, cells, render_html
+from stls_warehouse.reports.source import PublishedRelease
+
+STATUSES = ("ACCEPTED", "REJECTED", "MISSING", "OVERDUE", "WAIVED")
+# Published tables that may carry a per-SLA forecast (seed 6.11), first found wins, and the
+# column names each might use; the report says so when none is published.
+FORECAST_TABLES = (
+    "mart_sla_value_options",
+    "mart_sla_forecast",
+    "mart_forecast_outturn",
+    "mart_value_options",
+)
+BUDGET_COLUMNS = ("historic_budget", "total_budget", "budget", "sla_budget")
+FORECAST_COLUMNS = (
+    "forecast_outturn",
+    "forecast_cost",
+    "current_forecast_cost",
+    "forecast",
+    "forecast_total",
+)
+
+
+class BadPeriod(ValueError):
+    """The period asked for is not a ledger period (2021-22-P07) or a month (2021-10)."""
+
+
+def parse_period(text: str | int, financial_year: str | None = None) -> LedgerPeriod:
+    """`2021-22-P07`, a KPI month `2021-10`, or `P07`/`7` with a financial year."""
+    value = str(text).strip()
+    match = re.fullmatch(r"(\d{4}-\d{2})-P(\d{1,2})", value)
+    if match:
+        start, period = parse_financial_year(match.group(1)), int(match.group(2))
+    elif (
+        re.fullmatch(r"\d{4}-\d{2}", value)
+        and 1 <= int(value[5:]) <= 12
+        and parse_financial_year(value) is None
+    ):
+        month = date(int(value[:4]), int(value[5:]), 1)
+        start, period = parse_financial_year(financial_year_of(month)), (month.month - 4) % 12 + 1
+    elif re.fullmatch(r"P?\d{1,2}", value) and financial_year:
+        start, period = parse_financial_year(financial_year), int(value.lstrip("P"))
+    else:
+        raise BadPeriod(f"not a period: {text!r} (use 2021-22-P07)")
+    if start is None or not 1 <= period <= 12:
+        raise BadPeriod(f"not a period: {text!r} (use 2021-22-P07, P1..P12)")
+    return LedgerPeriod(start, period)
+
+
+@dataclass(frozen=True)
+class MonthlyReport:
+    period: LedgerPeriod
+    html: str
+    release_id: str
+
+
+def build_monthly_report(home: Paths, period: LedgerPeriod) -> MonthlyReport:
+    with PublishedRelease(home) as release:
+        doc = _document(release, period)
+        return MonthlyReport(period, render_html(doc), release.release_id)
+
+
+def write_monthly_report(
+    home: Paths, period_or_year: str | int, period: str | int | None = None
+) -> dict[str, Any]:
+    """Write `reports/monthly/monthly_<period>.html`; accepts `2021-22-P07` or (year, month)."""
+    ledger_period = (
+        parse_period(period_or_year) if period is None else parse_period(period, str(period_or_year))
+    )
+    report = build_monthly_report(home, ledger_period)
+    target = home.reports / "monthly" / f"monthly_{ledger_period.key}.html"
+    _write_atomically(target, report.html)
+    return {"report": str(target), "period": ledger_period.key, "release_id": report.release_id}
+
+
+def latest_period(home: Paths) -> LedgerPeriod | None:
+    """The latest ledger period (P1..P12) with an accepted return in the published release."""
+    with PublishedRelease(home) as release:
+        row = release.rows(
+            "select max(period_key) from mart_return_status where return_type = 'ledger' "
+            "and status = 'ACCEPTED' and not ends_with(period_key, 'P13')"
+        )[0]
+    return parse_period(row[0]) if row and row[0] else None
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def _month_name(period: LedgerPeriod) -> str:
+    year, month = period.months()[0]
+    return date(year, month, 1).strftime("%B %Y")
+
+
+def _document(release: PublishedRelease, period: LedgerPeriod) -> Document:
+    fy = period.financial_year
+    as_of = release.rows("select cast(max(status_as_of) as varchar) from mart_return_status")[0][0]
+    doc = Document(
+        title=f"STLS monthly report: {fy} P{period.period:02d} ({_month_name(period)})",
+        subtitle=(
+            f"Returns and spend up to the end of {_month_name(period)}. Return status judged as at {as_of}. "
+            f"Published release {release.release_id}."
+        ),
+        footer=f"STLS finance warehouse - release {release.release_id} - every figure is read from the published tables",
+    )
+    _return_status(doc, release, period)
+    _spend(doc, release, period)
+    return doc
+
+
+def _due_keys(period: LedgerPeriod) -> tuple[list[str], list[str]]:
+    ledger = [LedgerPeriod(period.start_year, p).key for p in range(1, period.period + 1)]
+    kpi = [
+        f"{y:04d}-{m:02d}"
+        for p in range(1, period.period + 1)
+        for y, m in LedgerPeriod(period.start_year, p).months()
+    ]
+    return ledger, kpi
+
+
+def _return_status(doc: Document, release: PublishedRelease, period: LedgerPeriod) -> None:
+    ledger_keys, kpi_keys = _due_keys(period)
+    expected = "and is_expected" if "is_expected" in release.columns("mart_return_status") else ""
+    rows = release.rows(
+        "select sla_code, return_type, period_key, status from mart_return_status "
+        f"where ((return_type = 'ledger' and list_contains(?, period_key)) "
+        f"or (return_type = 'kpi' and list_contains(?, period_key))) {expected} order by all",
+        [ledger_keys, kpi_keys],
+    )
+    by_sla: dict[str, dict[str, int]] = {}
+    this_period: dict[tuple[str, str], str] = {}
+    for sla, return_type, key, status in rows:
+        by_sla.setdefault(sla, dict.fromkeys(STATUSES, 0))
+        by_sla[sla][status] = by_sla[sla].get(status, 0) + 1
+        if key in (ledger_keys[-1], kpi_keys[-1]):
+            this_period[(sla, return_type)] = status
+    doc.add(Heading("Return status by SLA"))
+    doc.add(
+        Paragraph(
+            f"Ledger returns P01 to P{period.period:02d} and KPI returns {kpi_keys[0]} to {kpi_keys[-1]}: "
+            "ACCEPTED returns have been received and passed every check; REJECTED were received and failed "
+            "a check (the school has its rejection report); MISSING are not yet due; OVERDUE are past their "
+            "due date with nothing accepted; WAIVED were excused by finance."
+        )
+    )
+    kinds = ["text"] + ["count"] * len(STATUSES) + ["text", "text"]
+    table_rows = [
+        cells(
+            [
+                sla,
+                *(counts.get(s, 0) for s in STATUSES),
+                this_period.get((sla, "ledger")),
+                this_period.get((sla, "kpi")),
+            ],
+            kinds,
+        )
+        for sla, counts in sorted(by_sla.items())
+    ]
+    totals = [sum(c.get(s, 0) for c in by_sla.values()) for s in STATUSES]
+    table_rows.append(cells(["All SLAs", *totals, None, None], kinds))
+    doc.add(
+        Table(
+            ["SLA", *(s.title() for s in STATUSES), f"P{period.period:02d} ledger", f"{kpi_keys[-1]} KPI"],
+            table_rows,
+            source="mart_return_status",
+            total_rows=1,
+        )
+    )
+
+
+def _spend(doc: Document, release: PublishedRelease, period: LedgerPeriod) -> None:
+    fy = period.financial_year
+    doc.add(Heading("Year-to-date spend against budget and forecast"))
+    ytd = dict(
+        release.rows(
+            "select sla_code, sum(amount) from fct_ledger_lines where financial_year = ? and period <= ? "
+            "group by sla_code",
+            [fy, period.period],
+        )
+    )
+    lines = release.records(
+        "select service_line, total_budget, outturn, periods_received, is_complete "
+        "from mart_service_line_budget_outturn where financial_year = ? order by service_line",
+        [fy],
+    )
+    ytd_lines = dict(
+        release.rows(
+            "select service_line, sum(amount) from fct_ledger_lines where financial_year = ? and period <= ? "
+            "group by service_line",
+            [fy, period.period],
+        )
+    )
+    share = Decimal(period.period) / Decimal(12)
+    kinds = ["text", "money", "money", "money", "money", "count"]
+    rows = [
+        cells(
+            [
+                line["service_line"],
+                line["total_budget"],
+                (line["total_budget"] * share).quantize(Decimal("0.01")),
+                ytd_lines.get(line["service_line"], Decimal("0.00")),
+                line["outturn"],
+                line["periods_received"],
+            ],
+            kinds,
+        )
+        for line in lines
+    ]
+    doc.add(
+        Table(
+            [
+                "Service line",
+                "Budget for the year",
+                f"Budget to P{period.period:02d} (straight line)",
+                f"Spend to P{period.period:02d}",
+                "Spend so far (all periods received)",
+                "Periods received",
+            ],
+            rows,
+            source="mart_service_line_budget_outturn, fct_ledger_lines",
+            caption="By service line",
+        )
+    )
+    forecast = _forecast_by_sla(release, period)
+    slas = sorted(set(ytd) | set(forecast or {}))
+    kinds = ["text", "money", "money", "money", "money"]
+    sla_rows = []
+    for sla in slas:
+        budget, projected, variance = (
+            forecast.get(sla, (None, None, None)) if forecast is not None else (None,) * 3
+        )
+        sla_rows.append(cells([sla, ytd.get(sla, Decimal("0.00")), budget, projected, variance], kinds))
+    source = "fct_ledger_lines" + (f", {forecast.source}" if forecast else "")
+    doc.add(
+        Table(
+            [
+                "SLA",
+                f"Spend to P{period.period:02d}",
+                "Budget for the year",
+                "Forecast for the year",
+                "Budget - forecast",
+            ],
+            sla_rows,
+            source=source,
+            caption="By SLA",
+        )
+    )
+    if forecast is None:
+        doc.add(
+            Paragraph(
+                "No per-SLA budget and forecast table is in this release (looked for "
+                + ", ".join(FORECAST_TABLES)
+                + "), so only spend is shown per SLA.",
+                note=True,
+            )
+        )
+    doc.add(
+        Figure(
+            charts.bar_chart(
+                slas,
+                {f"Spend to P{period.period:02d}": [ytd.get(s, 0) for s in slas]}
+                | (
+                    {"Forecast for the year": [forecast.get(s, (0, 0, 0))[1] for s in slas]}
+                    if forecast
+                    else {}
+                ),
+                f"Spend to P{period.period:02d} by SLA, {fy}",
+            ),
+            f"Year-to-date spend by SLA{' against the forecast for the year' if forecast else ''}.",
+            source=source,
+        )
+    )
+
+
+class _Forecast(dict[str, tuple[Any, Any, Any]]):
+    source: str = ""
+
+
+def _forecast_by_sla(release: PublishedRelease, period: LedgerPeriod) -> _Forecast | None:
+    """Budget and forecast per SLA from the first forecast table published, at this period."""
+    for table in FORECAST_TABLES:
+        if not release.has(table):
+            continue
+        columns = release.columns(table)
+        budget = next((c for c in BUDGET_COLUMNS if c in columns), None)
+        projected = next((c for c in FORECAST_COLUMNS if c in columns), None)
+        if "sla_code" not in columns or budget is None or projected is None:
+            continue
+        # the table's own variance when it has one (budget less forecast), else the difference
+        variance = '"forecast_variance"' if "forecast_variance" in columns else f'"{budget}" - "{projected}"'
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
+        if "financial_year" in columns:
+            where.append("financial_year = ?")
+            params.append(period.financial_year)
+        if "period" in columns:  # a forecast made at each period: take the latest up to this one
+            where.append(
+                f'period = (select max(period) from "{table}" where period <= ? and {" and ".join(where)})'
+            )
+            params = [*params, period.period, *params]
+        rows = release.rows(
+            f'select sla_code, sum("{budget}"), sum("{projected}"), sum({variance}) from "{table}" '
+            f"where {' and '.join(where)} group by sla_code",
+            params,
+        )
+        result = _Forecast({sla: (b, f, v) for sla, b, f, v in rows})
+        result.source = table
+        return result
+    return None

@@ -1,0 +1,67 @@
+"""One published release, opened for reading: the only place reports take figures from.
+
+The current release is resolved once, so a report is built from one consistent set of tables
+even when a new release is swapped in while it runs. Each published Parquet file becomes a
+view of the same name in an in-memory DuckDB database; the working warehouse is never opened.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from stls_warehouse.config import Paths
+
+
+class NothingPublished(RuntimeError):
+    """No release has been published yet."""
+
+
+class PublishedRelease:
+    def __init__(self, home: Paths) -> None:
+
+        from stls_warehouse.publish.exports import connect_quietly
+        from stls_warehouse.publish.release import current_release_dir
+
+        release = current_release_dir(home)
+        if release is None or not (release / "parquet").is_dir():
+            raise NothingPublished(f"nothing is published in {home.published}; run `stls run` first")
+        self.directory: Path = release
+        manifest = release / "manifest.json"
+        if not manifest.exists():
+            manifest = release / "parquet" / "manifest.json"
+        self.manifest: dict[str, Any] = json.loads(manifest.read_text(encoding="utf-8"))
+        self.release_id: str = self.manifest["release_id"]
+        self.con = connect_quietly()
+        self.tables: tuple[str, ...] = tuple(sorted(p.stem for p in (release / "parquet").glob("*.parquet")))
+        for table in self.tables:
+            path = str(release / "parquet" / f"{table}.parquet").replace("'", "''")
+            self.con.execute(f"create view \"{table}\" as select * from read_parquet('{path}')")
+
+    def __enter__(self) -> PublishedRelease:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+    def columns(self, table: str) -> dict[str, str]:
+        """Column name -> DuckDB type, in table order."""
+        return {str(r[0]): str(r[1]) for r in self.con.execute(f'describe "{table}"').fetchall()}
+
+    def rows(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, params or []).fetchall()
+
+    def records(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        cursor = self.con.execute(sql, params or [])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

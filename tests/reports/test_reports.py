@@ -1,0 +1,242 @@
+"""Scheduled reports and the evidence pack, read from a release of a complete real year."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from decimal import Decimal
+from html.parser import HTMLParser
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from stls_warehouse import cli
+from stls_warehouse.config import Paths
+from stls_warehouse.reports import annual
+from stls_warehouse.reports.completeness import YearNotComplete, published_year_completeness
+from stls_warehouse.reports.document import display
+from stls_warehouse.reports.evidence import write_evidence_pack
+from stls_warehouse.reports.monthly import parse_period, write_monthly_report
+from tests.publish.year_fixture import YEAR, copy_home
+
+
+class Tables(HTMLParser):
+    """The report's tables as {source: [[(display, exact), ...], ...]}, and its images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[tuple[str, list[list[tuple[str, str]]]]] = []
+        self.images: list[str] = []
+        self.text: list[str] = []
+        self._cell: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "table":
+            self.tables.append((a.get("data-source") or "", []))
+        elif tag == "tr" and self.tables:
+            self.tables[-1][1].append([])
+        elif tag == "td":
+            self._cell = a.get("data-value") or ""
+            self.tables[-1][1][-1].append(("", self._cell))
+        elif tag == "img":
+            self.images.append(a.get("src") or "")
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._cell is not None:
+            shown, exact = self.tables[-1][1][-1][-1]
+            self.tables[-1][1][-1][-1] = (shown + data, exact)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._cell = None
+
+
+def parse(html: str) -> Tables:
+    parser = Tables()
+    parser.feed(html)
+    return parser
+
+
+def query(home: Paths, sql: str, *tables: str) -> list[tuple]:
+    con = duckdb.connect()
+    for table in tables:
+        con.execute(
+            f"create view {table} as select * from read_parquet('{home.parquet / (table + '.parquet')}')"
+        )
+    return con.execute(sql).fetchall()
+
+
+def test_the_monthly_report_shows_the_published_figures(year_home: Path, tmp_path: Path) -> None:
+    home = copy_home(year_home, tmp_path / "home")
+    result = write_monthly_report(home, "2021-22-P07")
+    assert result["report"] == str(home.reports / "monthly" / "monthly_2021-22-P07.html")
+    assert (
+        write_monthly_report(home, YEAR, "2021-10")["report"] == result["report"]
+    )  # a month names its period
+    report = parse(Path(result["report"]).read_text(encoding="utf-8"))
+    status, lines, by_sla = report.tables
+    assert status[0] == "mart_return_status"
+    accepted = dict(
+        query(
+            home,
+            "select sla_code, count(*) from mart_return_status where status = 'ACCEPTED' and "
+            "(period_key between '2021-22-P01' and '2021-22-P07' or period_key between '2021-04' and '2021-10') "
+            "group by all",
+            "mart_return_status",
+        )
+    )
+    rows = [r for r in status[1] if r]
+    assert {r[0][1]: int(r[1][1]) for r in rows[:-1]} == accepted == dict.fromkeys(accepted, 14)
+    assert rows[-1][1] == ("196", "196")
+    spend = dict(
+        query(
+            home,
+            "select sla_code, sum(amount) from fct_ledger_lines where financial_year = '2021-22' and period <= 7 group by 1",
+            "fct_ledger_lines",
+        )
+    )
+    shown = {r[0][1]: r[1] for r in by_sla[1] if r}
+    assert {sla: Decimal(exact) for sla, (_, exact) in shown.items()} == spend
+    assert all(text == display(Decimal(exact), "money") for text, exact in shown.values())
+    if (home.parquet / "mart_sla_value_options.parquet").exists():  # budget and forecast at P07
+        forecast = {
+            sla: (budget, projected)
+            for sla, budget, projected in query(
+                home,
+                "select sla_code, historic_budget, forecast_outturn from mart_sla_value_options "
+                "where financial_year = '2021-22' and period = 7",
+                "mart_sla_value_options",
+            )
+        }
+        assert {r[0][1]: (Decimal(r[2][1]), Decimal(r[3][1])) for r in by_sla[1] if r} == forecast
+    budget = dict(
+        query(
+            home,
+            "select service_line, total_budget from mart_service_line_budget_outturn "
+            "where financial_year = '2021-22'",
+            "mart_service_line_budget_outturn",
+        )
+    )
+    assert {r[0][1]: Decimal(r[1][1]) for r in lines[1] if r} == budget
+    assert report.images and report.images[0].startswith("data:image/png;base64,iVBOR")
+    with pytest.raises(ValueError, match="not a period"):
+        parse_period("2021-22-P14")
+
+
+def test_the_annual_review_html_and_pdf_carry_the_published_figures(year_home: Path, tmp_path: Path) -> None:
+    import pypdfium2
+
+    home = copy_home(year_home, tmp_path / "home")
+    result = annual.write_annual_report(home, YEAR)
+    report = parse(Path(result["html"]).read_text(encoding="utf-8"))
+    source, rows = report.tables[0]
+    assert source == "mart_service_line_budget_outturn"
+    table = {r[0][1]: [exact for _, exact in r[1:]] for r in rows if r}
+    assert table["Core funding"] == ["3482036.00", "325200.00", "1894637.00", "5701873.00"]
+    assert table["Outturn"] == ["6488791.00", "476217.00", "2071324.00", "9036332.00"]
+    assert table["Total budget"] == ["5882036.00", "425200.00", "1894637.00", "8534936.00"]
+    assert table["Pension funding"] == ["", "", "", "333063.00"]
+    assert table["Overspend"] == ["-606755.00", "-51017.00", "-176687.00", "-501396.00"]
+    pension = {r[0][1]: [exact for _, exact in r[1:]] for r in report.tables[1][1] if r}
+    assert sum(Decimal(v) for v in pension["Pension funding allocated"][:3]) == Decimal("333063.00")
+    breakdown = {(r[0][1], r[1][1]): Decimal(r[2][1]) for r in report.tables[2][1] if r}
+    assert breakdown == {
+        (line, category): amount
+        for line, category, amount in query(
+            home,
+            "select service_line, expenditure_category, amount from mart_expenditure_breakdown where financial_year = '2021-22'",
+            "mart_expenditure_breakdown",
+        )
+    }
+    assert len(report.images) >= 2  # budget against outturn, expenditure by category
+    text = "".join(report.text)
+    for section in annual.SECTIONS:  # a section appears exactly when its table is published
+        published = (home.parquet / f"{section.table}.parquet").exists()
+        assert (section.title in text.split("Sections not in this review")[0]) == published, section.table
+
+    pdf = pypdfium2.PdfDocument(result["pdf"])
+    assert len(pdf) >= 2
+    for index in range(len(pdf)):
+        image = pdf[index].render(scale=0.5).to_pil().convert("L")
+        dark = sum(1 for value in image.getdata() if value < 200)
+        assert dark > 2000, f"page {index + 1} is blank"
+    first = pdf[0].get_textpage().get_text_range()
+    assert "£5,882,036" in first and "-£501,396" in first
+
+
+def test_annual_outputs_wait_for_a_complete_year(
+    year_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = Paths(year_home)
+    assert published_year_completeness(home, YEAR).is_complete
+    status = published_year_completeness(home, "2022-23")
+    assert not status.is_complete and status.expected == 14 * 12 * 2
+    with pytest.raises(YearNotComplete, match="2022-23 is not complete"):
+        annual.write_annual_report(home, "2022-23")
+    monkeypatch.setenv("STLS_HOME", str(home.home))
+    assert cli.main(["evidence-pack", "--year", "2022-23"]) == 1
+    assert cli.main(["report", "annual", "--year", "2022-23"]) == 1
+    assert "not complete" in capsys.readouterr().err
+
+
+def test_the_evidence_pack_is_the_same_for_the_same_inputs(year_home: Path, tmp_path: Path) -> None:
+    from stls_warehouse.transform import run_dbt
+
+    home = copy_home(year_home, tmp_path / "first")
+    run_dbt(home, "docs", "generate")  # the real dbt docs, as the pipeline leaves them
+    first = write_evidence_pack(home, YEAR)
+    pack = Path(first["evidence_pack"])
+    for path in home.home.rglob("*"):  # file times are not evidence: new times, the same pack
+        if path.is_file() and not path.is_symlink():
+            os.utime(path, (1_700_000_000, 1_700_000_000))
+    assert write_evidence_pack(home, YEAR)["sha256"] == first["sha256"]
+
+    with zipfile.ZipFile(pack) as archive:
+        infos = archive.infolist()
+        names = [i.filename for i in infos]
+        assert names == sorted(names) and {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+        for member in (
+            "dbt/docs/index.html",
+            "dbt/docs/manifest.json",
+            "dbt/docs/catalog.json",
+            "dbt/run_results.json",
+            "submission_ledger.csv",
+            "release/manifest.json",
+            f"release/inputs_{YEAR}.csv",
+        ):
+            assert member in names, member
+        index = json.loads(archive.read("index.json"))
+        manifest = json.loads(archive.read("release/manifest.json"))
+        inputs = archive.read(f"release/inputs_{YEAR}.csv").decode().splitlines()
+        for info in infos:  # no member names the machine's STLS_HOME
+            assert str(home.home).encode() not in archive.read(info), info.filename
+    assert index["volatile"]["dbt/run_results.json"].startswith("metadata.generated_at")
+    assert manifest == json.loads((home.published / "manifest.json").read_text(encoding="utf-8"))
+    assert (
+        index["members"]["release/manifest.json"]["present"] and manifest["release_id"] == first["release_id"]
+    )
+    assert first["sha256"] == hashlib.sha256(pack.read_bytes()).hexdigest()
+    assert len(inputs) == 1 + 336
+    raw = {p.name for p in (Paths(year_home).raw).rglob("*") if p.is_file()}
+    assert all(any(line.split(",")[0] in name for name in raw) for line in inputs[1:])
+
+
+def test_the_cli_writes_each_report(year_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = copy_home(year_home, tmp_path / "home")
+    monkeypatch.setenv("STLS_HOME", str(home.home))
+    assert cli.main(["report", "monthly", "--period", "2021-22-P07"]) == 0
+    assert cli.main(["report", "monthly"]) == 0  # the latest period with an accepted ledger return
+    assert cli.main(["report", "annual", "--year", YEAR]) == 0
+    assert cli.main(["evidence-pack", "--year", YEAR]) == 0
+    assert sorted(p.name for p in (home.reports / "monthly").iterdir()) == [
+        "monthly_2021-22-P07.html",
+        "monthly_2021-22-P12.html",
+    ]
+    assert (home.reports / "annual" / f"annual_review_{YEAR}.pdf").read_bytes().startswith(b"%PDF")
+    assert (home.reports / "evidence" / f"evidence_pack_{YEAR}.zip").is_file()
+    assert cli.main(["report", "monthly", "--period", "2021-22-P13"]) == 2
