@@ -1,16 +1,44 @@
 """Great Expectations suites, one module per validated dataset, each with `build_suite()`.
 
 Every expectation carries `meta.severity` (blocking or warning), `meta.rule` (a stable
-name) and `meta.description` (what the school or auditor is told, in plain English).
+name), `meta.description` (what the school or auditor is told, in plain English) and
+`meta.code`. On returns, a blocking rule restates a rule of spec/returns.md and carries
+that rule's error code, so that the gate rejects only what the contract rejects; a rule
+the contract does not have is a warning. Optional meta: `row_column` (the frame column
+holding the row to report), `sheet`, `report_column` (the return column to name),
+`value_column` and `expected_column` (the frame columns holding the value found and the
+value expected) and `table` (the warehouse table a check is about).
+
+Modules:
+    ledger_return           one row per ledger line of the run's accepted returns
+    ledger_return_summary   one row per ledger return (Control sheet, payroll, overheads,
+                            the SLA's own history)
+    kpi_return              one row per KPI row (units, percentages, month-on-month jumps)
+    kpi_return_summary      one row per KPI return (required KPIs, caseload continuity,
+                            attendees per session)
+    warehouse_reconciliation  ledger lines against accepted returns, marts against lines
+    warehouse_completeness    is_complete against mart_return_status
+    return_waivers            waivers carry a reason and an approver
+    warehouse_personal_data   no published column that may carry personal data
+
 Great Expectations is slow to import: only the quality stage imports these modules.
 """
+
+from typing import Any
 
 BLOCKING = "blocking"
 WARNING = "warning"
 
 
-def meta(rule: str, severity: str, description: str, code: str | None = None) -> dict[str, str]:
-    """An expectation's meta. A blocking rule restates a rule of the returns contract and
-    names the contract's error code, so that it rejects only what the contract rejects;
-    a rule the contract does not have is a warning (code: the rule's name, upper-cased)."""
-    return {"rule": rule, "severity": severity, "description": description, "code": code or rule.upper()}
+def meta(rule: str, severity: str, description: str, code: str | None = None, **extra: Any) -> dict[str, Any]:
+    """An expectation's meta. A blocking rule on a return restates a rule of the returns
+    contract and names the contract's error code, so that it rejects only what the
+    contract rejects; a rule the contract does not have is a warning (code: the rule's
+    name, upper-cased)."""
+    return {
+        "rule": rule,
+        "severity": severity,
+        "description": description,
+        "code": code or rule.upper(),
+        **extra,
+    }

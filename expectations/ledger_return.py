@@ -1,9 +1,12 @@
 """Content rules for ledger returns, checked on the parsed lines of every accepted return.
 
-The DataFrame holds one row per ledger line with `file_sha256`, `source_row`, the line's
-columns, and `outreach_budget` (the SLA's outreach budget for the line's year, joined from
-the reference budgets). Content rules never contradict the returns contract: what the
-contract accepts may draw a warning, never a rejection.
+The DataFrame (quality.return_gates.ledger_lines_frame) holds one row per ledger line with
+`file_sha256`, `source_row`, the line's columns, the file name's `file_sla_code`,
+`file_financial_year` and `file_period`, the period's `period_start` and `period_end`, and
+`outreach_budget` (the SLA's outreach budget for the line's year, from the reference
+budgets). Nil returns have no lines here. Content rules never contradict the returns
+contract: what the contract accepts (a credit line, a P13 adjustment) may draw a warning,
+never a rejection.
 """
 
 from __future__ import annotations
@@ -27,6 +30,19 @@ def build_suite() -> gx.ExpectationSuite:
         )
     )
     suite.add_expectation(
+        e.ExpectColumnValuesToBeBetween(
+            column="amount",
+            min_value=-10_000_000,
+            max_value=10_000_000,
+            meta=meta(
+                "amount_in_contract_range",
+                BLOCKING,
+                "An amount lies between -10,000,000.00 and 10,000,000.00.",
+                "AMOUNT_INVALID",
+            ),
+        )
+    )
+    suite.add_expectation(
         e.ExpectColumnValuesToBeInSet(
             column="account_code",
             value_set=[code.account_code for code in reference.account_codes().values()],
@@ -47,6 +63,75 @@ def build_suite() -> gx.ExpectationSuite:
                 BLOCKING,
                 "Every line names one of the four fund strands.",
                 "INVALID_FUND_STRAND",
+            ),
+        )
+    )
+    suite.add_expectation(
+        e.ExpectColumnValuesToNotBeNull(
+            column="is_overhead_recharge",
+            meta=meta(
+                "overhead_flag_present",
+                BLOCKING,
+                "Every line says Y or N in is_overhead_recharge.",
+                "INVALID_FLAG",
+            ),
+        )
+    )
+    suite.add_expectation(
+        e.ExpectCompoundColumnsToBeUnique(
+            column_list=["file_sha256", "line_ref"],
+            meta=meta(
+                "line_ref_unique",
+                BLOCKING,
+                "Each line_ref appears once in a return.",
+                "DUPLICATE_LINE",
+                report_column="line_ref",
+            ),
+        )
+    )
+    for column, file_column, words in (
+        ("sla_code", "file_sla_code", "the SLA code"),
+        ("financial_year", "file_financial_year", "the financial year"),
+        ("period", "file_period", "the period"),
+    ):
+        suite.add_expectation(
+            e.ExpectColumnPairValuesToBeEqual(
+                column_A=column,
+                column_B=file_column,
+                meta=meta(
+                    f"{column}_matches_file_name",
+                    BLOCKING,
+                    f"Every line's {column} equals {words} in the file name.",
+                    "PERIOD_MISMATCH",
+                ),
+            )
+        )
+    suite.add_expectation(
+        e.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="posting_date",
+            column_B="period_start",
+            or_equal=True,
+            meta=meta(
+                "posting_date_not_before_period",
+                BLOCKING,
+                "A posting date falls inside the period's calendar month (P13: March or April).",
+                "PERIOD_MISMATCH",
+            ),
+        )
+    )
+    suite.add_expectation(
+        e.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="period_end",
+            column_B="posting_date",
+            or_equal=True,
+            meta=meta(
+                "posting_date_not_after_period",
+                BLOCKING,
+                "A posting date falls inside the period's calendar month (P13: March or April).",
+                "PERIOD_MISMATCH",
+                report_column="posting_date",
+                value_column="posting_date",
+                expected_column="period_end",
             ),
         )
     )

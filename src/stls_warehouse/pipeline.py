@@ -41,14 +41,22 @@ def intake_batch(sla_code: str, files: list[str], run_id: str) -> dict[str, Any]
 
 
 def gate_returns(run_id: str) -> dict[str, Any]:
-    from stls_warehouse.quality.return_gates import gate_staged_returns
+    """Content rules on the run's staged returns (GX, one process); reads the warehouse
+    read-only for each SLA's history, so the DAG runs it in the writer pool."""
+    from stls_warehouse.quality.return_gates import gate_returns as run_gate
 
     home = paths()
     run_dir = _run_dir(home, run_id)
     if not run_dir.exists():
         return {"checks": 0, "failed": 0}
-    checks = gate_staged_returns(run_dir)
-    return {"checks": len(checks), "failed": sum(not c.success for c in checks)}
+    outcome = run_gate(
+        run_dir,
+        warehouse=home.warehouse,
+        raw_root=home.raw,
+        docs_dir=home.reports / "data_docs" / run_dir.name / "returns",
+        run_id=run_id,
+    )
+    return outcome.as_dict()
 
 
 def load_returns(run_id: str) -> dict[str, Any]:
@@ -60,8 +68,11 @@ def load_returns(run_id: str) -> dict[str, Any]:
     if not run_dir.exists():
         run_dir.mkdir(parents=True)
     summary = load_staged(run_dir, home.warehouse, RawZone(home.raw), home.quarantine, datetime.now(UTC))
+    from stls_warehouse.quality.results import record_staged_results
+
+    checks = record_staged_results(run_dir, home.warehouse)  # the return gate's rows
     shutil.rmtree(run_dir, ignore_errors=True)
-    return summary.as_dict()
+    return summary.as_dict() | {"checks_recorded": checks}
 
 
 def build_warehouse() -> dict[str, Any]:
@@ -77,11 +88,40 @@ def build_warehouse() -> dict[str, Any]:
     return {"dbt_build_seconds": round(time.monotonic() - started, 1)}
 
 
+def gate_warehouse(run_id: str | None = None) -> dict[str, Any]:
+    """The gates on the built warehouse before publication (reconciliation, completeness,
+    no personal data), as the warehouse writer. Raises GateFailed on a blocking failure,
+    so publication never runs; the reason is in the raised error and the run's report."""
+    from stls_warehouse.quality.warehouse_gates import gate_warehouse as run_gate
+
+    run_id = run_id or datetime.now(UTC).strftime("manual__%Y%m%dT%H%M%S")
+    return run_gate(paths().ensure(), run_id).as_dict()
+
+
 def publish_release() -> dict[str, Any]:
-    from stls_warehouse.publish.release import publish
+    """Write, audit and publish the marts (files, and PostgreSQL when STLS_POSTGRES_URL is set)."""
+    from stls_warehouse.publish.release import postgres_url, publish
 
     manifest = publish(paths().ensure())
-    return {"release_id": manifest["release_id"], "tables": manifest["tables"]}
+    return {
+        "release_id": manifest["release_id"],
+        "tables": {t: v["rows"] if isinstance(v, dict) else v for t, v in manifest["tables"].items()},
+        "targets": ["files", "postgresql"] if postgres_url() else ["files"],
+    }
+
+
+def write_monthly_report(period: str | None = None) -> dict[str, Any]:
+    """The monthly report of a period (default: the latest with an accepted ledger return)."""
+    from stls_warehouse.reports.monthly import latest_period
+    from stls_warehouse.reports.monthly import write_monthly_report as write
+
+    home = paths().ensure()
+    if period is None:
+        latest = latest_period(home)
+        if latest is None:
+            return {"report": None, "note": "no ledger period has an accepted return yet"}
+        period = latest.key
+    return write(home, period)
 
 
 def run_locally(run_id: str | None = None) -> dict[str, Any]:
@@ -91,5 +131,6 @@ def run_locally(run_id: str | None = None) -> dict[str, Any]:
     gate = gate_returns(run_id)
     load = load_returns(run_id)
     build_warehouse()
+    checked = gate_warehouse(run_id)
     release = publish_release()
-    return {"intake": intake, "gate": gate, "load": load, "release": release}
+    return {"intake": intake, "gate": gate, "load": load, "checked": checked, "release": release}

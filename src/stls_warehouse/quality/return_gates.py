@@ -1,79 +1,532 @@
 """The Great Expectations gate on incoming returns.
 
-All of a run's newly staged, accepted returns are validated in one process and one suite
-run per return type (GX start-up is paid once). A blocking failure rejects its return
-through the same path as an intake error, naming the rule in plain English; warnings are
-recorded on the return and never block.
+All of a run's newly staged, accepted returns are validated in one process, in one GX
+context, with one suite run per dataset (GX start-up is paid once): the ledger lines, the
+ledger returns as a whole, the KPI rows and the KPI returns as a whole. Rules that compare
+a return with the SLA's past read the warehouse (read-only; this stage runs before
+`load_returns` and holds the writer pool) and lay the run's own returns over it.
+
+A blocking failure rejects its return through the same path as an intake error (the
+staged record), naming the rule in plain English; warnings are recorded on the return
+and never block. Every check's outcome per return is staged as rows for the results
+table, and the run's Data Docs are written under `$STLS_HOME/reports/data_docs/`.
 """
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 from stls_warehouse import reference
 from stls_warehouse.intake.problems import Problem
 from stls_warehouse.intake.stage import read_staged, rewrite_staged
-from stls_warehouse.quality.gx_runner import CheckResult, run_suite
+from stls_warehouse.periods import LedgerPeriod, parse_financial_year, parse_kpi_month
+from stls_warehouse.quality.gx_runner import CheckResult, GxSession
+from stls_warehouse.quality.history import History
+from stls_warehouse.quality.results import rows_for_intake, rows_for_returns, stage_rows
+from stls_warehouse.quality.thresholds import threshold
+
+_ONE_DP = Decimal("0.1")
+_SHARE_DP = Decimal("0.0001")
+# Free-text columns of the returns never enter a validated frame: the Data Docs show
+# failing values, and these may hold personal data.
+_FREE_TEXT = ("description", "comment", "cost_centre")
 
 
-def _frame(run_dir: Path, records: list[dict[str, Any]]) -> Any:
-    import pandas as pd
+@dataclass
+class GateOutcome:
+    """What the gate did: every check it ran, and how many returns it rejected or warned."""
+
+    checks: list[CheckResult] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    warned: list[str] = field(default_factory=list)
+    docs_index: Path | None = None
+    seconds_validating: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "checks": len(self.checks),
+            "failed": sum(not c.success for c in self.checks),
+            "rejected": len(self.rejected),
+            "warned": len(self.warned),
+            "data_docs": str(self.docs_index) if self.docs_index else None,
+        }
+
+
+def gate_staged_returns(
+    run_dir: Path,
+    *,
+    warehouse: Path | None = None,
+    raw_root: Path | None = None,
+    docs_dir: Path | None = None,
+    run_id: str = "manual",
+) -> list[CheckResult]:
+    """Validate the run's staged returns; rejects blocking failures in the staged records."""
+    return gate_returns(
+        run_dir, warehouse=warehouse, raw_root=raw_root, docs_dir=docs_dir, run_id=run_id
+    ).checks
+
+
+def gate_returns(
+    run_dir: Path,
+    *,
+    warehouse: Path | None = None,
+    raw_root: Path | None = None,
+    docs_dir: Path | None = None,
+    run_id: str = "manual",
+) -> GateOutcome:
+    import time
+
+    from stls_warehouse.quality.results import now
+
+    checked_at = now()
+    records = read_staged(run_dir)
+    accepted = [r for r in records if r["status"] == "ACCEPTED"]
+    # The same bytes landed under two names hold the same lines: validate them once.
+    first_by_sha: dict[str, dict[str, Any]] = {}
+    for record in accepted:
+        first_by_sha.setdefault(record["sha256"], record)
+    staged = list(first_by_sha.values())
+    outcome = GateOutcome()
+    files: dict[str, list[str]] = {}
+    if staged:  # Great Expectations is imported only when there is something to validate
+        from expectations import kpi_return, kpi_return_summary, ledger_return, ledger_return_summary
+
+        history = History.from_warehouse(warehouse)
+        lines = {r["sha256"]: _read_lines(run_dir, r) for r in staged}
+        _lay_over(history, staged, lines)
+        frames = {
+            ledger_return: ledger_lines_frame(
+                [r for r in staged if r["return_type"] == "ledger" and not r["is_nil_return"]], lines
+            ),
+            ledger_return_summary: ledger_summary_frame(
+                [r for r in staged if r["return_type"] == "ledger"], lines, history, raw_root
+            ),
+            kpi_return: kpi_rows_frame([r for r in staged if r["return_type"] == "kpi"], lines, history),
+            kpi_return_summary: kpi_summary_frame(
+                [r for r in staged if r["return_type"] == "kpi"], lines, history
+            ),
+        }
+        started = time.monotonic()
+        session = GxSession(docs_dir, run_name=run_id)
+        for module, frame in frames.items():
+            if frame is None or frame.empty:
+                continue
+            outcome.checks.extend(session.run_suite(module, frame, module.INDEX_COLUMNS))
+            files[module.NAME] = list(dict.fromkeys(frame["file_sha256"]))
+        outcome.docs_index = session.build_docs()
+        outcome.seconds_validating = time.monotonic() - started
+        _apply(run_dir, accepted, outcome)
+    rows = rows_for_intake(records, run_id=run_id, checked_at=checked_at)
+    rows += rows_for_returns(outcome.checks, files, first_by_sha, run_id=run_id, checked_at=checked_at)
+    stage_rows(run_dir, rows)
+    return outcome
+
+
+# --- frames ------------------------------------------------------------------------------
+
+
+def _read_lines(run_dir: Path, record: dict[str, Any]) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq
 
-    frames = []
+    source = run_dir / f"{record['sha256']}.parquet"
+    if not source.exists():
+        return []
+    return [
+        {k: v for k, v in row.items() if k not in _FREE_TEXT} for row in pq.read_table(source).to_pylist()
+    ]
+
+
+def _lay_over(history: History, staged: list[dict[str, Any]], lines: dict[str, list[dict[str, Any]]]) -> None:
+    """The run's returns over the warehouse's, in received order (the later file wins)."""
+    for record in staged:
+        if record["return_type"] == "ledger" and record["period"] is not None:
+            key = (record["sla_code"], record["financial_year"], int(record["period"]))
+            history.add_ledger(key, lines[record["sha256"]], bool(record["is_nil_return"]))
+        elif record["return_type"] == "kpi" and record["kpi_month"]:
+            values = {row["kpi_code"]: row["value"] for row in lines[record["sha256"]]}
+            history.add_kpi(record["sla_code"], record["kpi_month"], values)
+
+
+def _frame(rows: list[dict[str, Any]]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(rows) if rows else None
+
+
+def ledger_lines_frame(records: list[dict[str, Any]], lines: dict[str, list[dict[str, Any]]]) -> Any:
+    budgets = reference.budgets()
+    rows = []
     for record in records:
-        table = pq.read_table(run_dir / f"{record['sha256']}.parquet")
-        frame = table.to_pandas()
-        frame.insert(0, "file_sha256", record["sha256"])
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else None
+        period = _ledger_period(record)
+        months = period.months() if period else ()
+        start = _month_start(*months[0]) if months else None
+        end = period.end_date if period else None
+        for line in lines[record["sha256"]]:
+            budget = budgets.get((line["sla_code"], line["financial_year"]))
+            rows.append(
+                {
+                    "file_sha256": record["sha256"],
+                    **line,
+                    "file_sla_code": record["sla_code"],
+                    "file_financial_year": record["financial_year"],
+                    "file_period": record["period"],
+                    "period_start": start,
+                    "period_end": end,
+                    "outreach_budget": budget.outreach_budget if budget else None,
+                }
+            )
+    return _frame(rows)
 
 
-def gate_staged_returns(run_dir: Path) -> list[CheckResult]:
-    """Validate the run's staged returns; rejects blocking failures in the staged records."""
-    from expectations import kpi_return, ledger_return
+def ledger_summary_frame(
+    records: list[dict[str, Any]],
+    lines: dict[str, list[dict[str, Any]]],
+    history: History,
+    raw_root: Path | None,
+) -> Any:
+    payroll_codes = {
+        code.account_code
+        for code in reference.account_codes().values()
+        if code.expenditure_category == "DIRECT_STAFFING"
+    }
+    rows = []
+    for record in records:
+        sla, year, period = record["sla_code"], record["financial_year"], int(record["period"])
+        own = lines[record["sha256"]]
+        control = _control_sheet(record, raw_root)
+        high, low = _history_band(history, sla, year, period, record["is_nil_return"])
+        rows.append(
+            {
+                "file_sha256": record["sha256"],
+                "sla_code": sla,
+                "financial_year": year,
+                "period": period,
+                "is_nil_return": bool(record["is_nil_return"]),
+                # What will be loaded: the staged lines (a nil line counts, its amount is 0).
+                "line_count": len(own) + int(bool(record["is_nil_return"])),
+                "amount_total": sum((line["amount"] for line in own), Decimal("0.00")),
+                "control_line_count": control.line_count,
+                "control_line_count_row": control.line_count_row,
+                "control_total": control.total,
+                "control_total_row": control.total_row,
+                "payroll_lines": sum(
+                    1 for line in own if line["account_code"] in payroll_codes and line["amount"] > 0
+                ),
+                "has_staff": _has_staff(history, sla, year, period),
+                "overhead_share_ytd": _overhead_share_ytd(history, sla, year, period, own),
+                "history_high": high,
+                "history_low": low,
+            }
+        )
+    frame = _frame(rows)
+    if frame is not None:
+        for column in ("control_line_count", "control_line_count_row", "control_total_row"):
+            frame[column] = frame[column].astype("Int64")
+    return frame
 
-    staged = [r for r in read_staged(run_dir) if r["status"] == "ACCEPTED"]
-    by_sha = {r["sha256"]: r for r in staged}
-    checks: list[CheckResult] = []
-    for return_type, module in (("ledger", ledger_return), ("kpi", kpi_return)):
-        records = [r for r in staged if r["return_type"] == return_type and r["line_count"]]
-        frame = _frame(run_dir, [r for r in records if not r["is_nil_return"]])
-        if frame is None or frame.empty:
+
+def kpi_rows_frame(
+    records: list[dict[str, Any]], lines: dict[str, list[dict[str, Any]]], history: History
+) -> Any:
+    from stls_warehouse.intake.validate import percent_value
+
+    units = {code: d.unit for code, d in reference.kpi_definitions().items()}
+    rows = []
+    for record in records:
+        previous = history.kpi.get((record["sla_code"], _previous_month(record["kpi_month"]) or ""), {})
+        compare = _months_comparable(record["kpi_month"])
+        for row in lines[record["sha256"]]:
+            numerator, denominator = row["numerator"], row["denominator"]
+            rows.append(
+                {
+                    "file_sha256": record["sha256"],
+                    **row,
+                    "unit": units.get(row["kpi_code"]),
+                    "expected_percent": (
+                        percent_value(numerator, denominator)
+                        if numerator is not None and denominator is not None
+                        else None
+                    ),
+                    "month_change_factor": (
+                        _change_factor(row["value"], previous.get(row["kpi_code"])) if compare else None
+                    ),
+                }
+            )
+    frame = _frame(rows)
+    if frame is not None:
+        frame["month_change_factor"] = frame["month_change_factor"].astype("float64")
+    return frame
+
+
+def kpi_summary_frame(
+    records: list[dict[str, Any]], lines: dict[str, list[dict[str, Any]]], history: History
+) -> Any:
+    required = {code for code, d in reference.kpi_definitions().items() if d.required}
+    counts = ("iss_new", "iss_open", "iss_closed", "trn_sess", "trn_att", "dropin_sess", "dropin_att")
+    rows = []
+    for record in records:
+        by_code = {row["kpi_code"]: row for row in lines[record["sha256"]]}
+        value = {code: row["value"] for code, row in by_code.items()}
+        source_row = {code: row["source_row"] for code, row in by_code.items()}
+        figures = {name: value.get(name.upper()) for name in counts}
+        previous = history.kpi.get((record["sla_code"], _previous_month(record["kpi_month"]) or ""), {})
+        previous_open = previous.get("ISS_OPEN")
+        expected_open = None
+        if None not in (previous_open, figures["iss_new"], figures["iss_closed"]):
+            expected_open = int(previous_open) + int(figures["iss_new"]) - int(figures["iss_closed"])  # type: ignore[arg-type]
+        rows.append(
+            {
+                "file_sha256": record["sha256"],
+                "sla_code": record["sla_code"],
+                "kpi_month": record["kpi_month"],
+                "required_missing": len(required - set(by_code)),
+                **{name: int(v) if v is not None else 0 for name, v in figures.items()},
+                "trn_eval": value.get("TRN_EVAL"),
+                "expected_iss_open": expected_open,
+                "trn_att_per_sess": _per_session(figures["trn_att"], figures["trn_sess"]),
+                "dropin_att_per_sess": _per_session(figures["dropin_att"], figures["dropin_sess"]),
+                "iss_open_row": source_row.get("ISS_OPEN"),
+                "trn_att_row": source_row.get("TRN_ATT"),
+                "trn_eval_row": source_row.get("TRN_EVAL"),
+                "dropin_att_row": source_row.get("DROPIN_ATT"),
+            }
+        )
+    frame = _frame(rows)
+    if frame is not None:
+        for column in ("expected_iss_open", "iss_open_row", "trn_att_row", "trn_eval_row", "dropin_att_row"):
+            frame[column] = frame[column].astype("Int64")
+        for column in ("trn_att_per_sess", "dropin_att_per_sess"):
+            frame[column] = frame[column].astype("float64")
+    return frame
+
+
+# --- the figures the rules compare ----------------------------------------------------------
+
+
+@dataclass
+class ControlSheet:
+    total: Decimal | None = None
+    total_row: int | None = None
+    line_count: int | None = None
+    line_count_row: int | None = None
+
+
+def _control_sheet(record: dict[str, Any], raw_root: Path | None) -> ControlSheet:
+    """The Control sheet's figures, read again from the stored file (XLSX only)."""
+    if raw_root is None or not record["file"].lower().endswith(".xlsx"):
+        return ControlSheet()
+    from stls_warehouse.intake.problems import CellValueError, Code
+    from stls_warehouse.intake.raw_zone import RawZone
+    from stls_warehouse.intake.reader import open_xlsx
+    from stls_warehouse.intake.schema import CONTROL_SHEET
+    from stls_warehouse.intake.values import parse_money, parse_whole_number
+
+    source = RawZone(raw_root).object_path(record["sha256"])
+    if not source.exists():
+        return ControlSheet()
+    book = open_xlsx(source.read_bytes(), {CONTROL_SHEET.lower()})
+    grids = [g for name, g in book.sheets.items() if name.strip(" \t\u00a0").lower() == CONTROL_SHEET.lower()]
+    if not grids:
+        return ControlSheet()
+    control = ControlSheet()
+    for number, cells in sorted(grids[0].rows.items()):
+        label, given = cells.get(0), cells.get(1)
+        if label is None or label.kind != "text" or given is None:
             continue
-        if return_type == "ledger":
-            budgets = reference.budgets()
-            frame["outreach_budget"] = [
-                budgets[(sla, fy)].outreach_budget if (sla, fy) in budgets else None
-                for sla, fy in zip(frame["sla_code"], frame["financial_year"], strict=True)
-            ]
+        name = label.text.strip(" \t\u00a0").lower()
+        try:
+            if name == "control_total" and control.total_row is None:
+                control.total, control.total_row = parse_money(given), number
+            elif name == "line_count" and control.line_count_row is None:
+                control.line_count = parse_whole_number(given, Code.CONTROL_TOTAL_MISMATCH)
+                control.line_count_row = number
+        except CellValueError:
+            continue  # intake has already rejected a Control value it cannot read
+    return control
+
+
+def _ledger_period(record: dict[str, Any]) -> LedgerPeriod | None:
+    start = parse_financial_year(record["financial_year"] or "")
+    if start is None or record["period"] is None:
+        return None
+    return LedgerPeriod(start, int(record["period"]))
+
+
+def _month_start(year: int, month: int) -> Any:
+    from datetime import date
+
+    return date(year, month, 1)
+
+
+def _periods_before(year: str, period: int, count: int) -> Iterator[tuple[str, int]]:
+    """The `count` regular periods (P1..P12) before this one, most recent first."""
+    start = parse_financial_year(year)
+    if start is None:
+        return
+    current = LedgerPeriod(start, min(period, 13))
+    if current.period == 13:
+        current = LedgerPeriod(start + 1, 1)  # P13 follows P12
+    for _ in range(count):
+        if current.period == 1:
+            current = LedgerPeriod(current.start_year - 1, 12)
         else:
-            units = {code: d.unit for code, d in reference.kpi_definitions().items()}
-            frame["unit"] = frame["kpi_code"].map(units)
-        checks.extend(run_suite(module, frame, module.INDEX_COLUMNS))
-    changed: set[str] = set()
-    for check in checks:
+            current = LedgerPeriod(current.start_year, current.period - 1)
+        yield current.financial_year, current.period
+
+
+def _history_band(
+    history: History, sla: str, year: str, period: int, is_nil: bool
+) -> tuple[Decimal | None, Decimal | None]:
+    """(high, low): the SLA's median monthly total times and divided by the ratio."""
+    if is_nil or period > 12:  # a nil return or a P13 adjustment is not a month's spending
+        return None, None
+    span = int(threshold("amount_outside_history", "history_periods"))
+    needed = int(threshold("amount_outside_history", "min_history_returns"))
+    ratio = threshold("amount_outside_history", "max_ratio")
+    totals = [
+        figures.total
+        for key in _periods_before(year, period, span)
+        if (figures := history.ledger.get((sla, *key))) is not None and not figures.is_nil
+    ]
+    if len(totals) < needed:
+        return None, None
+    median = Decimal(statistics.median(totals))
+    if median <= 0:
+        return None, None
+    return (median * ratio).quantize(Decimal("0.01")), (median / ratio).quantize(Decimal("0.01"))
+
+
+def _overhead_share_ytd(
+    history: History, sla: str, year: str, period: int, own: list[dict[str, Any]]
+) -> Decimal | None:
+    """Overhead recharges over spend, from P1 of the year through this return."""
+    zero = Decimal("0.00")
+    overhead = sum((line["amount"] for line in own if line["is_overhead_recharge"]), zero)
+    spend = sum((line["amount"] for line in own if line["amount"] > 0), zero)
+    for earlier in range(1, period):
+        figures = history.ledger.get((sla, year, earlier))
+        if figures is not None:
+            overhead += figures.overhead
+            spend += figures.spend
+    if spend <= 0:
+        return None
+    return (overhead / spend).quantize(_SHARE_DP, rounding=ROUND_HALF_UP)
+
+
+def _has_staff(history: History, sla: str, year: str, period: int) -> bool:
+    """Staff in post that month by the SLA's KPI return; without one, a budget means staff."""
+    start = parse_financial_year(year)
+    if start is not None and period <= 12:
+        calendar_year, month = LedgerPeriod(start, period).months()[0]
+        fte = history.kpi.get((sla, f"{calendar_year:04d}-{month:02d}"), {}).get("STAFF_FTE")
+        if fte is not None:
+            return fte > 0
+    budget = reference.budgets().get((sla, year))
+    return budget is None or budget.total > 0
+
+
+def _previous_month(key: str | None) -> str | None:
+    month = parse_kpi_month(key or "")
+    if month is None:
+        return None
+    year, number = (month.year, month.month - 1) if month.month > 1 else (month.year - 1, 12)
+    return f"{year:04d}-{number:02d}"
+
+
+def _months_comparable(key: str | None) -> bool:
+    """A change into or out of the summer break is expected, so it is not compared."""
+    quiet = int(threshold("kpi_month_on_month_jump", "quiet_month"))
+    month = parse_kpi_month(key or "")
+    if month is None:
+        return False
+    previous = month.month - 1 or 12
+    return quiet not in (month.month, previous)
+
+
+def _change_factor(value: Decimal | None, previous: Decimal | None) -> float | None:
+    if value is None or previous is None:
+        return None
+    smoothing = threshold("kpi_month_on_month_jump", "smoothing")
+    high, low = max(value, previous) + smoothing, min(value, previous) + smoothing
+    if low <= 0:
+        return None
+    return float((high / low).quantize(Decimal("0.001")))
+
+
+def _per_session(attendees: Decimal | None, sessions: Decimal | None) -> float | None:
+    if attendees is None or sessions is None or sessions <= 0:
+        return None
+    return float((Decimal(attendees) / Decimal(sessions)).quantize(_ONE_DP))
+
+
+# --- outcomes on the staged records --------------------------------------------------------
+
+
+def _apply(run_dir: Path, accepted: list[dict[str, Any]], outcome: GateOutcome) -> None:
+    """Each failure onto every staged record of the failing bytes: errors reject, warnings
+    are noted."""
+    by_sha: dict[str, list[dict[str, Any]]] = {}
+    for record in accepted:
+        by_sha.setdefault(record["sha256"], []).append(record)
+    changed: dict[int, dict[str, Any]] = {}
+    for check in outcome.checks:
+        if not check.success and not check.failing_rows:
+            # Every return rule is row-level; a failure no row explains must not pass unseen.
+            raise RuntimeError(f"{check.suite}.{check.rule} failed without naming a row: {check.observed}")
         for failing in check.failing_rows:
-            record = by_sha[failing["file_sha256"]]
-            problem = Problem(
-                code=check.code,
-                message=check.description,
-                sheet=_sheet(record),
-                row=int(failing["source_row"]),
-                column=check.column,
-                value=str(failing.get(check.column)) if check.column else None,
-                rule=check.rule,
-            ).as_dict()
-            if check.severity == "blocking":
-                record["errors"].append(problem)
-                record["status"] = "REJECTED"
-            else:
-                record["warnings"].append(problem)
-            changed.add(record["sha256"])
-    for sha in changed:
-        rewrite_staged(run_dir, by_sha[sha])
-    return checks
+            for record in by_sha.get(str(failing.get("file_sha256")), []):
+                problem = _problem(check, record, failing)
+                if check.blocking:
+                    record["errors"].append(problem)
+                    record["status"] = "REJECTED"
+                else:
+                    record["warnings"].append(problem)
+                changed[id(record)] = record
+    for record in changed.values():
+        if record["status"] == "REJECTED":
+            outcome.rejected.append(record["file"])
+        elif record["warnings"]:
+            outcome.warned.append(record["file"])
+        rewrite_staged(run_dir, record)
+
+
+def _problem(check: CheckResult, record: dict[str, Any], failing: dict[str, Any]) -> dict[str, Any]:
+    """The failure as the school reads it: the rule's words, where, what was found."""
+    row_column = check.meta.get("row_column") or "source_row"
+    row = failing.get(row_column)
+    column = check.meta.get("report_column") or check.column
+    sheet = check.meta.get("sheet") if record["file"].lower().endswith(".xlsx") else None
+    if sheet is None and row is not None:
+        sheet = _sheet(record)
+    value_column = check.meta.get("value_column") or check.column
+    expected_column = check.meta.get("expected_column") or check.column_b
+    found = failing.get(value_column) if value_column else None
+    expected = check.expected
+    if expected_column is not None and expected_column in failing:
+        expected = _text(failing[expected_column])
+    return Problem(
+        code=check.code,
+        message=check.description,
+        sheet=sheet,
+        row=int(row) if row is not None else None,
+        column=column,
+        value=_text(found),
+        expected=expected,
+        rule=check.rule,
+    ).as_dict()
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
 
 
 def _sheet(record: dict[str, Any]) -> str | None:

@@ -1,0 +1,354 @@
+"""Check results as rows: what auditors and BI users read beside the published tables.
+
+One row per check per return (return gates) or per table (warehouse gates) per run, with
+its severity, outcome, what was observed and expected, and where (file, rows, table).
+Rows are appended to `audit.dq_results` (history kept across runs) and the published
+table `marts.mart_data_quality_results` is rebuilt from it by the warehouse writer.
+
+The return gate runs before the warehouse may be written, so it stages its rows in the
+run's work folder (`quality/checks.json`); `load_returns` records them in the same task
+that records the returns they are about.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from stls_warehouse.quality.gx_runner import CheckResult
+
+PASSED = "PASSED"
+FAILED = "FAILED"
+MART = "marts.mart_data_quality_results"
+STAGED = Path("quality") / "checks.json"
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("run_id", "varchar not null"),
+    ("checked_at", "timestamp not null"),
+    ("stage", "varchar not null"),  # intake | return_gate | warehouse_gate
+    ("suite", "varchar not null"),
+    ("rule", "varchar not null"),
+    ("code", "varchar not null"),
+    ("severity", "varchar not null"),  # blocking | warning
+    ("outcome", "varchar not null"),  # PASSED | FAILED
+    ("table_name", "varchar"),
+    ("file_sha256", "varchar"),
+    ("file_name", "varchar"),
+    ("sla_code", "varchar"),
+    ("period_key", "varchar"),
+    ("checked_count", "integer"),
+    ("failing_count", "integer not null"),
+    ("row_refs", "varchar"),
+    ("observed", "varchar"),
+    ("expected", "varchar"),
+    ("message", "varchar not null"),
+)
+AUDIT_DDL = f"""
+create schema if not exists audit;
+create table if not exists audit.dq_results (
+    {", ".join(f"{name} {kind}" for name, kind in COLUMNS)}
+);
+create table if not exists audit.dq_runs (
+    run_id varchar not null,
+    stage varchar not null,
+    checked_at timestamp not null,
+    fingerprint varchar,
+    blocking_failures integer not null,
+    warnings integer not null,
+    report_path varchar
+);
+"""
+_MAX_TEXT = 500
+
+
+@dataclass
+class CheckRow:
+    run_id: str
+    checked_at: datetime
+    stage: str
+    suite: str
+    rule: str
+    code: str
+    severity: str
+    outcome: str
+    message: str
+    table_name: str | None = None
+    file_sha256: str | None = None
+    file_name: str | None = None
+    sla_code: str | None = None
+    period_key: str | None = None
+    checked_count: int | None = None
+    failing_count: int = 0
+    row_refs: str | None = None
+    observed: str | None = None
+    expected: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == FAILED
+
+    @property
+    def blocks(self) -> bool:
+        return self.failed and self.severity == "blocking"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def now() -> datetime:
+    """Checked-at times are UTC, stored without a zone (DuckDB `timestamp`)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def describe_failures(check: CheckResult, failing: list[dict[str, Any]]) -> str | None:
+    """The failing values in words, e.g. `row 5: value=95.0, expected_percent=88.9`."""
+    if not failing:
+        return None
+    row_column = check.meta.get("row_column") or "source_row"
+    hidden = {"file_sha256", "source_row", "table_name", "key", row_column}
+    parts = []
+    for row in failing[:5]:
+        values = ", ".join(
+            f"{k}={_value(v)}" for k, v in row.items() if k not in hidden and not k.endswith("_row")
+        )
+        where = row.get(row_column)
+        key = row.get("key")
+        prefix = f"row {where}: " if where is not None else (f"{key}: " if key else "")
+        parts.append(prefix + values)
+    more = len(failing) - 5
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def rows_for_returns(
+    checks: Iterable[CheckResult],
+    files: dict[str, list[str]],
+    records: dict[str, dict[str, Any]],
+    *,
+    run_id: str,
+    checked_at: datetime,
+) -> list[CheckRow]:
+    """One row per check per return the check's suite saw (`files`: suite -> file hashes)."""
+    rows = []
+    for check in checks:
+        by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for bad in check.failing_rows:
+            by_file[str(bad.get("file_sha256"))].append(bad)
+        row_column = check.meta.get("row_column") or "source_row"
+        for sha in files.get(check.suite, []):
+            record = records[sha]
+            failing = by_file.get(sha, [])
+            refs = sorted({int(f[row_column]) for f in failing if f.get(row_column) is not None})
+            rows.append(
+                CheckRow(
+                    run_id=run_id,
+                    checked_at=checked_at,
+                    stage="return_gate",
+                    suite=check.suite,
+                    rule=check.rule,
+                    code=check.code,
+                    severity=check.severity,
+                    outcome=FAILED if failing else PASSED,
+                    message=check.description,
+                    file_sha256=sha,
+                    file_name=record["file"],
+                    sla_code=record.get("sla_code"),
+                    period_key=record.get("period_key"),
+                    failing_count=len(failing),
+                    row_refs=_text(", ".join(map(str, refs))) if refs else None,
+                    observed=_text(describe_failures(check, failing)),
+                    expected=_text(check.expected),
+                )
+            )
+    return rows
+
+
+def rows_for_intake(
+    records: Iterable[dict[str, Any]], *, run_id: str, checked_at: datetime
+) -> list[CheckRow]:
+    """One row per file received: did it meet the returns contract (intake's own verdict)?
+
+    Only codes, rows and columns are kept, never cell values: a rejected file's cells may
+    hold anything, personal data included.
+    """
+    rows = []
+    for record in records:
+        for severity, key in (("blocking", "errors"), ("warning", "warnings")):
+            problems = [p for p in record.get(key, []) if not p.get("rule")]
+            if severity == "warning" and not problems:
+                continue
+            where = "; ".join(
+                p["code"]
+                + "".join(
+                    f" {label} {p[field]}"
+                    for label, field in (("sheet", "sheet"), ("row", "row"), ("column", "column"))
+                    if p.get(field) is not None
+                )
+                for p in problems
+            )
+            codes = sorted({p["code"] for p in problems})
+            refs = sorted({int(p["row"]) for p in problems if p.get("row") is not None})
+            rows.append(
+                CheckRow(
+                    run_id=run_id,
+                    checked_at=checked_at,
+                    stage="intake",
+                    suite="returns_contract",
+                    rule="returns_contract_v1" if severity == "blocking" else "returns_contract_warnings",
+                    code=", ".join(codes) if codes else "ACCEPTED",
+                    severity=severity,
+                    outcome=FAILED if problems else PASSED,
+                    message=(
+                        "The file meets the returns contract (spec/returns.md, version 1)."
+                        if not problems
+                        else "The file breaks the returns contract; see the rejection report."
+                        if severity == "blocking"
+                        else "The file draws warnings under the returns contract."
+                    ),
+                    file_sha256=record["sha256"],
+                    file_name=record["file"],
+                    sla_code=record.get("sla_code"),
+                    period_key=record.get("period_key"),
+                    failing_count=len(problems),
+                    row_refs=_text(", ".join(map(str, refs))) if refs else None,
+                    observed=_text(where) if where else None,
+                    expected=None,
+                )
+            )
+    return rows
+
+
+def rows_for_tables(
+    checks: Iterable[CheckResult], tables: dict[str, list[str]], *, run_id: str, checked_at: datetime
+) -> list[CheckRow]:
+    """One row per check per warehouse table (`tables`: suite -> tables it looked at)."""
+    rows = []
+    for check in checks:
+        fixed = check.meta.get("table")  # a check about one table owns all its failures
+        scope = [fixed] if fixed else tables.get(check.suite, [])
+        by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for bad in check.failing_rows:
+            by_table[str(fixed or bad.get("table_name"))].append(bad)
+        for table in scope or [None]:
+            failing = by_table.get(str(table), []) if table else check.failing_rows
+            keys = [str(f.get("key") or f.get("column_name") or "") for f in failing]
+            rows.append(
+                CheckRow(
+                    run_id=run_id,
+                    checked_at=checked_at,
+                    stage="warehouse_gate",
+                    suite=check.suite,
+                    rule=check.rule,
+                    code=check.code,
+                    severity=check.severity,
+                    outcome=FAILED if failing or (not check.success and not check.failing_rows) else PASSED,
+                    message=check.description,
+                    table_name=table,
+                    checked_count=check.element_count,
+                    failing_count=len(failing),
+                    row_refs=_text(", ".join(k for k in keys if k)) or None,
+                    observed=_text(describe_failures(check, failing)),
+                    expected=_text(check.expected),
+                )
+            )
+    return rows
+
+
+# --- staging and recording -------------------------------------------------------------
+
+
+def stage_rows(run_dir: Path, rows: list[CheckRow]) -> Path:
+    target = run_dir / STAGED
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps([r.as_dict() for r in rows], default=str), encoding="utf-8")
+    os.replace(tmp, target)
+    return target
+
+
+def read_staged_rows(run_dir: Path) -> list[CheckRow]:
+    source = run_dir / STAGED
+    if not source.exists():
+        return []
+    rows = json.loads(source.read_text(encoding="utf-8"))
+    return [CheckRow(**(r | {"checked_at": datetime.fromisoformat(r["checked_at"])})) for r in rows]
+
+
+def ensure_tables(con: Any) -> None:
+    con.execute(AUDIT_DDL)
+    con.execute("create schema if not exists marts")
+    con.execute(f"create table if not exists {MART} as select * from audit.dq_results where false")
+
+
+def _arrow_schema() -> Any:
+    import pyarrow as pa
+
+    types = {"varchar": pa.string(), "timestamp": pa.timestamp("us"), "integer": pa.int32()}
+    return pa.schema([(name, types[kind.split()[0]]) for name, kind in COLUMNS])
+
+
+def append_rows(con: Any, rows: list[CheckRow]) -> None:
+    """Append a run's rows; rows of the same run and stage recorded before are replaced,
+    so a retried task records its checks once."""
+    if not rows:
+        return
+    import pyarrow as pa
+
+    names = [name for name, _ in COLUMNS]
+    dq_rows = pa.Table.from_pylist([{n: getattr(r, n) for n in names} for r in rows], schema=_arrow_schema())
+    for run_id, stage in sorted({(r.run_id, r.stage) for r in rows}):
+        con.execute("delete from audit.dq_results where run_id = ? and stage = ?", [run_id, stage])
+    con.register("dq_rows", dq_rows)
+    try:
+        con.execute(f"insert into audit.dq_results select {', '.join(names)} from dq_rows")
+    finally:
+        con.unregister("dq_rows")
+
+
+def rebuild_mart(con: Any) -> None:
+    """The published table: every check ever recorded, newest run last."""
+    con.execute(
+        f"create or replace table {MART} as select * from audit.dq_results "
+        "order by checked_at, run_id, stage, suite, rule, table_name nulls first, file_name nulls first"
+    )
+
+
+def record_staged_results(run_dir: Path, warehouse: Path) -> int:
+    """The warehouse writer records the return gate's staged rows; how many it recorded."""
+    from stls_warehouse.warehouse import connect
+
+    rows = read_staged_rows(run_dir)
+    con = connect(warehouse)
+    try:
+        con.begin()
+        ensure_tables(con)
+        append_rows(con, rows)
+        rebuild_mart(con)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    finally:
+        con.close()
+    return len(rows)

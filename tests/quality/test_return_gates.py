@@ -1,0 +1,220 @@
+"""The Great Expectations gate on incoming returns, on returns staged by the real intake.
+
+What schools and finance rely on: a valid return passes every rule; a blocking rule
+rejects a return through the same path as an intake error and the rejection names the
+rule; a warning is recorded on the return and never blocks; what the contract accepts
+(a nil return, a credit line, a P13 adjustment) is never rejected by a content rule.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from stls_warehouse.intake.raw_zone import RawZone
+from stls_warehouse.intake.submissions import load_staged
+from stls_warehouse.quality.results import read_staged_rows
+from tests.factories import csv_bytes, kpi_rows, ledger_rows, xlsx_bytes
+from tests.quality.conftest import Staged
+
+LEDGER = "LEDGER_SWA_2021-22_P07.csv"
+KPI = "KPI_THA_2022-10.csv"
+
+
+def kpi_csv(month: str = "2022-10", sla: str = "THA", **values: str) -> bytes:
+    rows = kpi_rows(sla, month)
+    for row in rows:
+        if row["kpi_code"] in values:
+            row["value"] = values[row["kpi_code"]]
+    return csv_bytes(rows)
+
+
+def ledger_csv(
+    sla: str = "SWA", period: int = 7, edit: Callable[[list[dict[str, Any]]], None] | None = None
+) -> bytes:
+    rows = ledger_rows(sla, "2021-22", period)
+    if edit is not None:
+        edit(rows)
+    return csv_bytes(rows)
+
+
+def problems(
+    record: dict[str, Any], kind: str = "errors"
+) -> list[tuple[str, str | None, int | None, str | None]]:
+    return [(p["code"], p.get("rule"), p["row"], p["column"]) for p in record[kind] if p.get("rule")]
+
+
+def test_valid_returns_pass_every_rule_and_each_check_is_a_row(
+    staged: Callable[..., Staged], tmp_path: Path
+) -> None:
+    control = {"control_total": 3006.75, "line_count": 3}
+    run = staged(
+        {
+            LEDGER: ledger_csv(),
+            "LEDGER_SWA_2021-22_P08.xlsx": xlsx_bytes(ledger_rows(period=8), control=control),
+            KPI: kpi_csv(),
+        }
+    )
+    outcome = run.gate(docs_dir=tmp_path / "docs", run_id="valid")
+    assert {r["file"]: r["status"] for r in run.records().values()} == dict.fromkeys(
+        (LEDGER, "LEDGER_SWA_2021-22_P08.xlsx", KPI), "ACCEPTED"
+    )
+    assert [c.rule for c in outcome.checks if not c.success] == []
+    assert all(not r["warnings"] for r in run.records().values())
+    suites = {c.suite for c in outcome.checks}
+    assert suites == {"ledger_return", "ledger_return_summary", "kpi_return", "kpi_return_summary"}
+
+    rows = read_staged_rows(run.run_dir)
+    per_file = {(r.file_name, r.rule) for r in rows if r.stage == "return_gate"}
+    assert (KPI, "percent_matches_numerator_and_denominator") in per_file
+    assert (LEDGER, "payroll_every_month") in per_file
+    assert {r.outcome for r in rows} == {"PASSED"}
+    assert {r.file_name for r in rows if r.stage == "intake"} == {LEDGER, "LEDGER_SWA_2021-22_P08.xlsx", KPI}
+    assert (tmp_path / "docs" / "index.html").exists()
+
+
+def test_a_return_that_passed_intake_but_breaks_a_blocking_rule_is_rejected_naming_the_rule(
+    staged: Callable[..., Staged], tmp_path: Path
+) -> None:
+    run = staged({KPI: kpi_csv(), LEDGER: ledger_csv()})
+
+    def wrong_percentage(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            if row["kpi_code"] == "FC_IN_TARGET":  # 32 of 36 is 88.9 %, not 50.0 %
+                row["value"] = Decimal("50.0")
+
+    def repeated_line_ref(rows: list[dict[str, Any]]) -> None:
+        rows[2]["line_ref"] = rows[0]["line_ref"]
+
+    run.tamper_lines(KPI, wrong_percentage)
+    run.tamper_lines(LEDGER, repeated_line_ref)
+    outcome = run.gate()
+
+    kpi, ledger = run.records()[KPI], run.records()[LEDGER]
+    assert kpi["status"] == "REJECTED" and ledger["status"] == "REJECTED"
+    assert problems(kpi) == [("VALUE_INVALID", "percent_matches_numerator_and_denominator", 4, "value")]
+    error = next(p for p in kpi["errors"] if p.get("rule"))
+    assert "100 x numerator / denominator" in error["message"]
+    assert (error["value"], error["expected"]) == ("50.00", "88.9")
+    assert ("DUPLICATE_LINE", "line_ref_unique", 4, "line_ref") in problems(ledger)
+    assert sorted(outcome.rejected) == sorted([KPI, LEDGER])
+
+    # The rejection travels the intake path: recorded REJECTED, quarantined with its report.
+    warehouse, quarantine = tmp_path / "wh" / "stls.duckdb", tmp_path / "quarantine"
+    summary = load_staged(run.run_dir, warehouse, RawZone(run.raw), quarantine, datetime.now(UTC))
+    assert len(summary.rejected) == 2 and not summary.accepted
+    report = json.loads((quarantine / kpi["sha256"] / "rejection.json").read_text())
+    assert [(e["code"], e.get("rule")) for e in report["errors"]] == [
+        ("VALUE_INVALID", "percent_matches_numerator_and_denominator")
+    ]
+    failed = {(r.file_name, r.rule) for r in read_staged_rows(run.run_dir) if r.outcome == "FAILED"}
+    assert failed == {(KPI, "percent_matches_numerator_and_denominator"), (LEDGER, "line_ref_unique")}
+
+
+def test_a_control_sheet_that_no_longer_matches_the_lines_is_rejected(staged: Callable[..., Staged]) -> None:
+    name = "LEDGER_SWA_2021-22_P07.xlsx"
+    run = staged({name: xlsx_bytes(ledger_rows(), control={"line_count": 3, "control_total": 3006.75})})
+
+    def dropped_a_penny(rows: list[dict[str, Any]]) -> None:
+        rows[0]["amount"] -= Decimal("0.01")
+
+    run.tamper_lines(name, dropped_a_penny)
+    run.gate()
+    record = run.records()[name]
+    assert record["status"] == "REJECTED"
+    assert problems(record) == [("CONTROL_TOTAL_MISMATCH", "control_total_matches", 2, "B")]
+    error = next(p for p in record["errors"] if p.get("rule"))
+    assert (error["sheet"], error["value"], error["expected"]) == ("Control", "3006.75", "3006.74")
+
+
+def test_rules_across_a_batch_and_the_warehouse_warn_but_never_block(
+    staged: Callable[..., Staged], tmp_path: Path
+) -> None:
+    # April to June are in the warehouse already; July arrives ten times the usual size.
+    first = staged({f"LEDGER_SWA_2021-22_P{p:02d}.csv": ledger_csv(period=p) for p in (4, 5, 6)}, run="first")
+    first.gate()
+    zone, quarantine = RawZone(first.raw), tmp_path / "quarantine"
+    load_staged(first.run_dir, first.warehouse, zone, quarantine, datetime.now(UTC))
+
+    def ten_times(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            row["amount"] = "10000.00"
+
+    def no_payroll_and_heavy_overheads(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            row["account_code"] = "E28a"
+        rows[0]["is_overhead_recharge"] = "Y"
+
+    def outreach_spend(rows: list[dict[str, Any]]) -> None:
+        rows[0]["fund_strand"] = "OUTREACH"  # the Sensory SLA has no outreach budget
+
+    run = staged(
+        {
+            LEDGER: ledger_csv(edit=ten_times),
+            "LEDGER_DAR_2021-22_P07.csv": ledger_csv("DAR", edit=no_payroll_and_heavy_overheads),
+            "LEDGER_CSN_2021-22_P07.csv": ledger_csv("CSN", edit=outreach_spend),
+            "KPI_THA_2022-09.csv": kpi_csv("2022-09"),
+            # Caseload 40 + 6 opened - 5 closed is 41, not 40; 900 attendees at 5 sessions;
+            # referrals from 42 to 400.
+            KPI: kpi_csv(TRN_ATT="900", REF_RCVD="400"),
+        },
+        run="second",
+    )
+    outcome = run.gate()
+    records = run.records()
+    assert {r["status"] for r in records.values()} == {"ACCEPTED"}
+    assert {p[1] for p in problems(records[LEDGER], "warnings")} == {"amount_above_history"}
+    assert {p[1] for p in problems(records["LEDGER_DAR_2021-22_P07.csv"], "warnings")} == {
+        "payroll_every_month",
+        "overhead_share_of_spend",
+    }
+    assert problems(records["LEDGER_CSN_2021-22_P07.csv"], "warnings") == [
+        ("OUTREACH_WITHOUT_BUDGET", "outreach_without_budget", 2, "fund_strand")
+    ]
+    assert {p[1] for p in problems(records[KPI], "warnings")} == {
+        "iss_caseload_continuity",
+        "training_attendees_per_session",
+        "kpi_month_on_month_jump",
+    }
+    continuity = next(p for p in records[KPI]["warnings"] if p.get("rule") == "iss_caseload_continuity")
+    assert (continuity["row"], continuity["value"], continuity["expected"]) == (10, "40", "41")
+    assert not problems(records["KPI_THA_2022-09.csv"], "warnings")
+    assert outcome.rejected == []
+
+    summary = load_staged(run.run_dir, run.warehouse, RawZone(run.raw), quarantine, datetime.now(UTC))
+    assert len(summary.accepted) == 5 and not summary.rejected
+    failed = [r for r in read_staged_rows(run.run_dir) if r.outcome == "FAILED"]
+    assert failed and {r.severity for r in failed} == {"warning"}
+
+
+def test_what_the_contract_accepts_is_never_rejected_by_a_content_rule(staged: Callable[..., Staged]) -> None:
+    def nil(rows: list[dict[str, Any]]) -> None:
+        del rows[1:]
+        rows[0].update(account_code="NIL", amount="0")
+
+    def credit(rows: list[dict[str, Any]]) -> None:
+        rows[0]["amount"] = "-2500.00"  # a refund on the teaching staff account
+
+    def adjustment(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            row["posting_date"] = "2022-04-14"  # P13: April of the year in which 2021-22 ends
+
+    run = staged(
+        {
+            "LEDGER_SWA_2021-22_P05.csv": ledger_csv(period=5, edit=nil),
+            "LEDGER_SWA_2021-22_P06.csv": ledger_csv(period=6, edit=credit),
+            "LEDGER_SWA_2021-22_P13.csv": ledger_csv(period=13, edit=adjustment),
+        }
+    )
+    run.gate()
+    records = run.records()
+    assert {name: r["status"] for name, r in records.items()} == dict.fromkeys(records, "ACCEPTED")
+    # A nil month of an SLA with staff draws the payroll warning, and only that.
+    assert {p[1] for p in problems(records["LEDGER_SWA_2021-22_P05.csv"], "warnings")} == {
+        "payroll_every_month"
+    }
+    assert not problems(records["LEDGER_SWA_2021-22_P13.csv"], "warnings")
