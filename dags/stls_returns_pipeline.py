@@ -1,4 +1,5 @@
-"""Monthly returns pipeline: landing zone -> intake -> quality gate -> warehouse -> dbt -> publish.
+"""Monthly returns pipeline: landing zone -> intake -> quality gate -> warehouse -> dbt ->
+warehouse gate -> publish.
 
 Thin by design: every task calls one function of `stls_warehouse.pipeline`; heavy imports
 happen inside those functions, so parsing this file costs nothing.
@@ -6,18 +7,16 @@ happen inside those functions, so parsing this file costs nothing.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import Asset, dag, task
+
+from stls_warehouse.orchestration.dag_defaults import default_args
 
 WAREHOUSE_POOL = "stls_warehouse_writer"  # one slot: one DuckDB writer at a time
 PUBLISHED = Asset("stls://published/marts")
 
-DEFAULT_ARGS = {
-    "owner": "stls-data-engineering",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=2),
-}
+DEFAULT_ARGS = default_args()  # owner, retries (STLS_TASK_RETRIES), failure e-mail
 
 
 @dag(
@@ -47,7 +46,7 @@ def stls_returns_pipeline() -> None:
 
         return pipeline.intake_batch(batch["sla_code"], batch["files"], run_id or "manual")
 
-    @task
+    @task(pool=WAREHOUSE_POOL)  # reads each SLA's history from the warehouse: no writer meanwhile
     def gate_returns(intake_results: list[dict], run_id: str | None = None) -> dict:
         from stls_warehouse import pipeline
 
@@ -65,14 +64,35 @@ def stls_returns_pipeline() -> None:
 
         return pipeline.build_warehouse()
 
+    @task(pool=WAREHOUSE_POOL)
+    def gate_warehouse(build: dict, run_id: str | None = None) -> dict:
+        """Reconciliation, completeness and no-personal-data gates; a blocking failure fails
+        this task (no retry: the data will not change) and publication never runs."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from stls_warehouse import pipeline
+        from stls_warehouse.quality.warehouse_gates import GateFailed
+
+        try:
+            return pipeline.gate_warehouse(run_id or "manual")
+        except GateFailed as failed:
+            raise AirflowFailException(str(failed)) from failed
+
     @task(pool=WAREHOUSE_POOL, outlets=[PUBLISHED])
-    def publish(build: dict) -> dict:
+    def publish(checked: dict) -> dict:
         from stls_warehouse import pipeline
 
         return pipeline.publish_release()
 
+    @task
+    def monthly_report(release: dict) -> dict:
+        """The latest period's monthly report, read from the release just published."""
+        from stls_warehouse import pipeline
+
+        return pipeline.write_monthly_report()
+
     intakes = intake.expand(batch=route_landing())
-    publish(build_warehouse(load_returns(gate_returns(intakes))))
+    monthly_report(publish(gate_warehouse(build_warehouse(load_returns(gate_returns(intakes))))))
 
 
 stls_returns_pipeline()

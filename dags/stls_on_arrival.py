@@ -1,0 +1,87 @@
+"""On arrival: a school's return is picked up as soon as it lands, recorded once, answered.
+
+A watcher in the triggerer (`LandingZoneTrigger`) polls `$STLS_HOME/landing/` and updates
+the `stls://landing/returns` asset when files are waiting that the raw zone has not
+recorded; that asset event starts this DAG. Each new file gets its own mapped intake task
+(a backlog of more than 64 files fans out per SLA instead), then the Great Expectations
+gate, the single warehouse writer, and a feedback note per file under
+`$STLS_HOME/feedback/<SLA>/`. Re-running a run, or a second event for the same files,
+changes nothing: files already in the submission ledger are not parsed again.
+
+Building the marts and publishing are the monthly close's job (`stls_monthly_close`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import Asset, AssetWatcher, dag, task
+
+from stls_warehouse.config import paths
+from stls_warehouse.orchestration.dag_defaults import LANDING_URI, WAREHOUSE_POOL, default_args
+from stls_warehouse.orchestration.triggers import LandingZoneTrigger
+
+_home = paths()
+LANDING = Asset(
+    name="stls_landing_returns",
+    uri=LANDING_URI,
+    watchers=[
+        AssetWatcher(
+            name="stls_landing_watcher",
+            trigger=LandingZoneTrigger(
+                landing=str(_home.landing), raw_root=str(_home.raw), poke_interval=10.0
+            ),
+        )
+    ],
+)
+
+
+@dag(
+    dag_id="stls_on_arrival",
+    schedule=[LANDING],
+    start_date=datetime(2021, 4, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["stls", "returns", "intake"],
+    default_args=default_args(),
+    doc_md=__doc__,
+)
+def stls_on_arrival() -> None:
+    @task
+    def plan_arrivals() -> list[dict]:
+        from stls_warehouse.orchestration.arrivals import plan_arrivals
+
+        return plan_arrivals()
+
+    @task(map_index_template="{{ arrival_label }}")
+    def intake(batch: dict, run_id: str | None = None) -> dict:
+        from airflow.sdk import get_current_context
+
+        from stls_warehouse import pipeline
+
+        get_current_context()["arrival_label"] = batch["label"]  # type: ignore[typeddict-unknown-key]
+        return pipeline.intake_batch(batch["sla_code"], batch["files"], run_id or "manual")
+
+    @task(pool=WAREHOUSE_POOL)  # reads each SLA's history from the warehouse
+    def gate_returns(intakes: list[dict], run_id: str | None = None) -> dict:
+        from stls_warehouse import pipeline
+
+        return pipeline.gate_returns(run_id or "manual")
+
+    @task(pool=WAREHOUSE_POOL)
+    def load_returns(gate: dict, run_id: str | None = None) -> dict:
+        from stls_warehouse import pipeline
+
+        return pipeline.load_returns(run_id or "manual")
+
+    @task(pool=WAREHOUSE_POOL)
+    def school_feedback(load: dict, batches: list[dict]) -> list[dict]:
+        from stls_warehouse.orchestration.arrivals import school_feedback
+
+        return school_feedback([f for batch in batches for f in batch["files"]])
+
+    batches = plan_arrivals()
+    school_feedback(load_returns(gate_returns(intake.expand(batch=batches))), batches)
+
+
+stls_on_arrival()

@@ -1,0 +1,31 @@
+"""What every STLS DAG shares: owner, retries, the failure e-mail, the pool, the assets.
+
+Imported by the DAG files at parse time, so it imports nothing heavy. Retries and their
+delay come from the environment (`STLS_TASK_RETRIES`, `STLS_RETRY_DELAY_SECONDS`) so a
+test deployment can retry in seconds while production waits minutes.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+from stls_warehouse.orchestration.alerts import task_failure_alert
+
+OWNER = "stls-data-engineering"
+WAREHOUSE_POOL = "stls_warehouse_writer"  # one slot: one DuckDB writer (or reader) at a time
+
+PUBLISHED_URI = "stls://published/marts"
+PERIOD_CLOSED_URI = "stls://closed/period"
+YEAR_CLOSED_URI = "stls://closed/year"
+LANDING_URI = "stls://landing/returns"
+
+
+def default_args() -> dict[str, Any]:
+    return {
+        "owner": OWNER,
+        "retries": int(os.environ.get("STLS_TASK_RETRIES", "2")),
+        "retry_delay": timedelta(seconds=int(os.environ.get("STLS_RETRY_DELAY_SECONDS", "120"))),
+        "on_failure_callback": task_failure_alert,
+    }

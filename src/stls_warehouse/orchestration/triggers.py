@@ -1,0 +1,84 @@
+"""The landing-zone watcher: an event trigger the triggerer runs for the on-arrival DAG.
+
+It polls the landing folder and fires when files are waiting that the raw zone has no
+receipt for (the receipt is written only after the submission ledger committed, so a file
+is "waiting" until it has really been recorded). A file is announced only once its size
+and modification time have held for one poll, so a file still being copied is not picked
+up half-written. Files stay where the school put them: nothing here moves or deletes them.
+
+Firing twice for the same files is harmless (the DAG's intake is idempotent), and after a
+triggerer restart the watcher announces only what is still unrecorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+_Key = tuple[str, int, int]  # name, size, mtime_ns
+
+
+def waiting_files(landing: Path, raw_root: Path, hashes: dict[_Key, str] | None = None) -> set[_Key]:
+    """Files in the landing folder the raw zone has not recorded under that name."""
+    from stls_warehouse.intake.raw_zone import RawZone
+
+    zone = RawZone(raw_root)
+    hashes = {} if hashes is None else hashes
+    waiting: set[_Key] = set()
+    present: set[_Key] = set()
+    if not landing.is_dir():
+        return waiting
+    for path in landing.iterdir():
+        if path.name.startswith(".") or path.is_symlink() or not path.is_file():
+            continue
+        try:
+            stat = path.stat()
+            key = (path.name, stat.st_size, stat.st_mtime_ns)
+            if key not in hashes:
+                hashes[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            continue
+        present.add(key)
+        if not zone.has(hashes[key], path.name):
+            waiting.add(key)
+    for gone in set(hashes) - present:
+        del hashes[gone]  # a file that went away or changed is hashed afresh
+    return waiting
+
+
+class LandingZoneTrigger(BaseEventTrigger):
+    """Fires an event naming the waiting files whenever a new, settled set is waiting."""
+
+    def __init__(self, landing: str, raw_root: str, poke_interval: float = 10.0, **kwargs: Any) -> None:
+        super().__init__()
+        self.landing = landing
+        self.raw_root = raw_root
+        self.poke_interval = poke_interval
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "stls_warehouse.orchestration.triggers.LandingZoneTrigger",
+            {"landing": self.landing, "raw_root": self.raw_root, "poke_interval": self.poke_interval},
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hashes: dict[_Key, str] = {}
+        previous: set[_Key] = set()
+        announced: set[_Key] = set()
+        while True:
+            waiting = await asyncio.to_thread(waiting_files, Path(self.landing), Path(self.raw_root), hashes)
+            settled = waiting & previous
+            if not waiting:
+                announced = set()
+            elif settled == waiting and waiting != announced:
+                names = sorted(name for name, _, _ in waiting)
+                self.log.info("%d file(s) waiting in %s", len(names), self.landing)
+                yield TriggerEvent({"count": len(names), "files": names[:50]})
+                announced = waiting
+            previous = waiting
+            await asyncio.sleep(self.poke_interval)
