@@ -116,7 +116,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from stls_warehouse.reports.completeness import YearNotComplete
+    from stls_warehouse.quality.completeness import YearNotComplete
     from stls_warehouse.reports.source import NothingPublished
 
     home = paths().ensure()
@@ -147,7 +147,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _evidence_pack(args: argparse.Namespace) -> int:
-    from stls_warehouse.reports.completeness import YearNotComplete
+    from stls_warehouse.quality.completeness import YearNotComplete
     from stls_warehouse.reports.evidence import write_evidence_pack
     from stls_warehouse.reports.source import NothingPublished
 

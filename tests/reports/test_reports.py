@@ -15,8 +15,8 @@ import pytest
 
 from stls_warehouse import cli
 from stls_warehouse.config import Paths
+from stls_warehouse.quality.completeness import YearNotComplete, published_year_completeness
 from stls_warehouse.reports import annual
-from stls_warehouse.reports.completeness import YearNotComplete, published_year_completeness
 from stls_warehouse.reports.document import display
 from stls_warehouse.reports.evidence import write_evidence_pack
 from stls_warehouse.reports.monthly import parse_period, write_monthly_report

@@ -1,7 +1,7 @@
 """The annual financial review for the Schools Funding Forum, as HTML and PDF.
 
 Produced only for a complete year (every expected return accepted or waived: see
-`completeness.py`). Sections: the seed's budget-versus-outturn table, the expenditure
+`quality/completeness.py`). Sections: the seed's budget-versus-outturn table, the expenditure
 breakdown, then one section per finance or KPI table the release publishes (overhead
 standardisation, core and outreach, pension allocation, formula allocation, inflation
 options, KPIs, value for money, district and area structures). A section whose table is not
@@ -16,8 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from stls_warehouse.config import Paths
+from stls_warehouse.quality.completeness import require_year_complete, year_completeness
 from stls_warehouse.reports import charts
-from stls_warehouse.reports.completeness import require_year_complete, year_completeness
 from stls_warehouse.reports.document import (
     Document,
     Figure,

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from stls_warehouse.config import REPO_ROOT, Paths
-from stls_warehouse.reports.completeness import require_year_complete, year_completeness
+from stls_warehouse.quality.completeness import require_year_complete, year_completeness
 from stls_warehouse.reports.source import PublishedRelease
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
