@@ -3,7 +3,7 @@
     back. Used wherever money is shared out or turned into a percentage.
 #}
 {% macro to_pennies(amount) -%}
-    cast({{ amount }} * 100 as bigint)
+    cast(({{ amount }}) * 100 as bigint)
 {%- endmacro %}
 
 {% macro from_pennies(pennies) -%}

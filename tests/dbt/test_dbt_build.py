@@ -369,6 +369,27 @@ def test_fct_ledger_lines_carry_categories_and_no_free_text(built: DbtRun) -> No
     ) == [(0,)]
 
 
+def _pension_by_largest_remainder(weights: dict[str, Decimal]) -> dict[str, Decimal]:
+    """333,063.00 split by the weights to the penny, leftover pennies to the largest
+    remainders (ties alphabetical): the rule of int_pension_funding_allocated."""
+    funding = Decimal("333063.00")
+    total = sum(weights.values())
+    pennies = int(funding * 100)
+    exact = {k: Decimal(pennies) * w / total for k, w in weights.items()}
+    floors = {k: int(v) for k, v in exact.items()}
+    left = pennies - sum(floors.values())
+    for k in sorted(exact, key=lambda k: (-(exact[k] - floors[k]), k))[:left]:
+        floors[k] += 1
+    return {k: Decimal(v) / 100 for k, v in floors.items()}
+
+
+# Pensionable teacher pay (E01 on CORE, OUTREACH or PENSION) in 2021-22, the default basis:
+# ASH v2 1200.00 + P13 10.00; CPD 800.00 (its E26 agency cover is not pensionable).
+PENSION = _pension_by_largest_remainder(
+    {"ASH": Decimal("1210.00"), "CPD": Decimal("800.00"), "CSN": Decimal(0)}
+)
+
+
 def test_budget_outturn_by_service_line(built: DbtRun) -> None:
     rows = built.query(
         "select service_line, total_budget, outturn, variance, pension_allocation, "
@@ -377,25 +398,25 @@ def test_budget_outturn_by_service_line(built: DbtRun) -> None:
         "where financial_year = '2021-22' order by service_line"
     )
     assert rows == [
-        # ASH: v2 (1800.00) + P13 (10.00); staff cost 1210.00 of 2210.00.
+        # ASH: v2 (1800.00) + P13 (10.00).
         (
             "DISTRICT",
             Decimal("5882036.00"),
             Decimal("1810.00"),
             Decimal("5880226.00"),
-            Decimal("182355.76"),
-            Decimal("6062581.76"),
+            PENSION["ASH"],
+            Decimal("5880226.00") + PENSION["ASH"],
             2,
             False,
         ),
-        # CPD: 1100.00; staff cost 1000.00; P01 and the nil P02 received.
+        # CPD: 1100.00; P01 and the nil P02 received.
         (
             "PD",
             Decimal("425200.00"),
             Decimal("1100.00"),
             Decimal("424100.00"),
-            Decimal("150707.24"),
-            Decimal("574807.24"),
+            PENSION["CPD"],
+            Decimal("424100.00") + PENSION["CPD"],
             2,
             False,
         ),
@@ -421,28 +442,18 @@ def test_budget_outturn_has_every_budget_year_and_service_line(built: DbtRun) ->
     assert all(r[1] == 3 for r in rows)
     # The seed's 2021-22 budget: 5,882,036 + 425,200 + 1,894,637.
     assert rows[0][2] == Decimal("8201873.00")
-    # The pension funding is shared out to the penny where there is staff cost...
-    assert rows[0][3] == Decimal("333063.00")
-    # ...and nothing is allocated in a year without any.
-    assert rows[1][3] == Decimal("0.00")
+    # The pension funding is shared out to the penny every year, on the 2021-22 basis
+    # (the seed: "allocated based on actual staff costs at the time").
+    assert all(r[3] == Decimal("333063.00") for r in rows)
 
 
-def test_pension_allocation_matches_largest_remainder_in_python(built: DbtRun) -> None:
-    funding = Decimal("333063.00")
-    weights = {"DISTRICT": Decimal("1210.00"), "PD": Decimal("1000.00"), "SENSORY": Decimal(0)}
-    total = sum(weights.values())
-    pennies = int(funding * 100)
-    exact = {k: Decimal(pennies) * w / total for k, w in weights.items()}
-    floors = {k: int(v) for k, v in exact.items()}
-    left = pennies - sum(floors.values())
-    for k in sorted(exact, key=lambda k: (-(exact[k] - floors[k]), k))[:left]:
-        floors[k] += 1
-    expected = [(k, Decimal(v) / 100) for k, v in sorted(floors.items())]
+def test_pension_allocation_per_sla_matches_largest_remainder_in_python(built: DbtRun) -> None:
     rows = built.query(
-        "select service_line, pension_allocation from marts.mart_service_line_budget_outturn "
-        "where financial_year = '2021-22' order by 1"
+        "select sla_code, pension_allocation from marts.mart_pension_allocation "
+        "where financial_year = '2022-23' and pension_allocation > 0 order by 1"
     )
-    assert rows == expected
+    assert rows == [("ASH", PENSION["ASH"]), ("CPD", PENSION["CPD"])]
+    assert PENSION["ASH"] + PENSION["CPD"] == Decimal("333063.00")
 
 
 def test_expenditure_breakdown_shares(built: DbtRun) -> None:
@@ -546,6 +557,15 @@ def test_mart_contracts_are_enforced_and_described(built: DbtRun) -> None:
         "mart_service_line_budget_outturn",
         "mart_expenditure_breakdown",
         "mart_return_status",
+        "mart_overhead_standardisation",
+        "mart_core_outreach_separation",
+        "mart_pension_allocation",
+        "mart_sla_value_options",
+        "mart_formula_allocation",
+        "mart_inflation_scenarios",
+        "mart_kpi_monthly",
+        "mart_value_for_money",
+        "mart_structure_comparison",
     }
     for name, node in marts.items():
         assert node["config"]["contract"]["enforced"], name
@@ -556,11 +576,21 @@ def test_mart_contracts_are_enforced_and_described(built: DbtRun) -> None:
 
 
 def test_docs_generate_works_offline(built: DbtRun, tmp_path: Path) -> None:
+    import json
+    import shutil
+
     target_path = tmp_path / "docs_target"
+    shutil.copytree(built.target_path, target_path)  # dbt parses only what changed
     result = invoke(dbt_args(["docs", "generate"], target_path, tmp_path / "logs"), built.env)
     assert result.success, result.exception
-    catalog = (target_path / "catalog.json").read_text()
-    assert "mart_return_status" in catalog
+    catalog = json.loads((target_path / "catalog.json").read_text())
+    documented = {node.split(".")[-1] for node in catalog["nodes"]}
+    assert {
+        "mart_return_status",
+        "mart_formula_allocation",
+        "mart_kpi_monthly",
+        "mart_structure_comparison",
+    } <= documented
     assert (target_path / "index.html").exists()
 
 
@@ -573,8 +603,11 @@ def test_dbt_parse_works_without_a_warehouse(tmp_path: Path) -> None:
     assert result.success, result.exception
 
 
-def _compile_classified(env: dict[str, str], tmp_path: Path, *extra: str) -> tuple[Any, str]:
+def _compile_classified(built: DbtRun, env: dict[str, str], tmp_path: Path, *extra: str) -> tuple[Any, str]:
+    import shutil
+
     target_path = tmp_path / "target"
+    shutil.copytree(built.target_path, target_path)  # dbt parses only what changed
     args = ["compile", "--select", "int_returns_classified", *extra]
     result = invoke(dbt_args(args, target_path, tmp_path / "logs"), env)
     compiled = next(target_path.glob("compiled/**/int_returns_classified.sql"), None)
@@ -582,20 +615,20 @@ def _compile_classified(env: dict[str, str], tmp_path: Path, *extra: str) -> tup
 
 
 def test_as_of_date_var_wins_over_the_environment(built: DbtRun, tmp_path: Path) -> None:
-    result, sql = _compile_classified(built.env, tmp_path, "--vars", "{as_of_date: 2021-07-01}")
+    result, sql = _compile_classified(built, built.env, tmp_path, "--vars", "{as_of_date: 2021-07-01}")
     assert result.success, result.exception
     assert "cast('2021-07-01' as date)" in sql
     assert AS_OF not in sql
 
 
 def test_as_of_date_defaults_to_today(built: DbtRun, tmp_path: Path) -> None:
-    result, sql = _compile_classified({**built.env, "STLS_AS_OF_DATE": ""}, tmp_path)
+    result, sql = _compile_classified(built, {**built.env, "STLS_AS_OF_DATE": ""}, tmp_path)
     assert result.success, result.exception
     assert "< current_date" in sql
 
 
 def test_an_invalid_as_of_date_stops_the_run(built: DbtRun, tmp_path: Path) -> None:
-    result, _ = _compile_classified({**built.env, "STLS_AS_OF_DATE": "15/06/2021"}, tmp_path)
+    result, _ = _compile_classified(built, {**built.env, "STLS_AS_OF_DATE": "15/06/2021"}, tmp_path)
     assert not result.success
     assert "as_of_date must be YYYY-MM-DD" in str(result.exception)
 

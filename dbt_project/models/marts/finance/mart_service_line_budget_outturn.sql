@@ -12,7 +12,7 @@ ledger_lines as (
 
 ),
 
-pension_allocations as (
+sla_pension_allocations as (
 
     select * from {{ ref('int_pension_funding_allocated') }}
 
@@ -32,6 +32,21 @@ outturns as (
         sum(amount) as outturn
 
     from ledger_lines
+    group by
+        financial_year,
+        service_line
+
+),
+
+pension_allocations as (
+
+    select
+        financial_year,
+        service_line,
+        sum(basis_amount) as basis_amount,
+        sum(pension_allocation) as pension_allocation
+
+    from sla_pension_allocations
     group by
         financial_year,
         service_line
@@ -88,7 +103,7 @@ final as (
             as periods_received,
         coalesce(ledger_returns.all_expected_in = 1, false) as is_complete,
         cast(
-            coalesce(pension_allocations.staff_cost, 0) as decimal(18, 2)
+            coalesce(pension_allocations.basis_amount, 0) as decimal(18, 2)
         ) as pension_basis_staff_cost
 
     from budgets
