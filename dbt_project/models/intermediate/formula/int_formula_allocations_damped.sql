@@ -67,11 +67,14 @@ damped as (
         scenario_code,
         0 as term_year,
         district_ons_code,
-        historic_pennies as allocation_pennies,
-        cast(null as bigint) as base_pennies,
-        cast(null as bigint) as aim_pennies,
-        cast(null as bigint) as floor_pennies,
-        cast(null as bigint) as cap_pennies,
+        -- one wide type in both terms: PostgreSQL wants the recursive
+        -- term's exact types
+        cast(historic_pennies as {{ type_wide_integer() }})
+            as allocation_pennies,
+        cast(null as {{ type_wide_integer() }}) as base_pennies,
+        cast(null as {{ type_wide_integer() }}) as aim_pennies,
+        cast(null as {{ type_wide_integer() }}) as floor_pennies,
+        cast(null as {{ type_wide_integer() }}) as cap_pennies,
         false as is_floor_applied,
         false as is_cap_applied,
         false as is_floor_breached
@@ -225,16 +228,18 @@ damped as (
             scenario_code,
             term_year,
             district_ons_code,
-            floor_share
-            + case
-                when share_total > 0 and remainder_rank <= pennies_left
-                    then 1
-                else 0
-            end as allocation_pennies,
-            base_pennies,
-            aim_pennies,
-            floor_pennies,
-            cap_pennies,
+            cast(
+                floor_share
+                + case
+                    when share_total > 0 and remainder_rank <= pennies_left
+                        then 1
+                    else 0
+                end as {{ type_wide_integer() }}
+            ) as allocation_pennies,
+            cast(base_pennies as {{ type_wide_integer() }}) as base_pennies,
+            cast(aim_pennies as {{ type_wide_integer() }}) as aim_pennies,
+            cast(floor_pennies as {{ type_wide_integer() }}) as floor_pennies,
+            cast(cap_pennies as {{ type_wide_integer() }}) as cap_pennies,
             is_floor_applied,
             is_cap_applied,
             is_floor_breached

@@ -163,11 +163,12 @@ indexed as (
         clamped.term_year,
         clamped.year_start,
         cast(clamped.uplift_pct as decimal(18, 7)),
-        {{ divide_round_half_up(
+        -- cast again: PostgreSQL wants the recursive term's exact type
+        cast({{ divide_round_half_up(
             'indexed.value_pennies * (1000000000 + cast(clamped.uplift_pct'
             ~ ' * 10000000 as bigint))',
             '1000000000'
-        ) }}
+        ) }} as {{ type_wide_integer() }})
 
     from indexed
     inner join clamped
