@@ -61,16 +61,11 @@ def stls_annual_review() -> None:
 
     @task(pool=WAREHOUSE_POOL)
     def gate_warehouse(build: dict, run_id: str | None = None) -> dict:
-        """A blocking gate failure fails the task at once (the data will not change on retry)."""
-        from airflow.sdk.exceptions import AirflowFailException
-
+        """Reconciliation, completeness and no-personal-data gates; a blocking failure fails
+        this task at once (no retry: the data will not change) and publication never runs."""
         from stls_warehouse.orchestration.closing import warehouse_gates
-        from stls_warehouse.quality.warehouse_gates import GateFailed
 
-        try:
-            return warehouse_gates(run_id or "manual")
-        except GateFailed as failed:
-            raise AirflowFailException(str(failed)) from failed
+        return warehouse_gates(run_id)
 
     @task(pool=WAREHOUSE_POOL, outlets=[PUBLISHED])
     def publish(gates: dict) -> dict:

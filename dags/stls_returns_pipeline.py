@@ -67,16 +67,10 @@ def stls_returns_pipeline() -> None:
     @task(pool=WAREHOUSE_POOL)
     def gate_warehouse(build: dict, run_id: str | None = None) -> dict:
         """Reconciliation, completeness and no-personal-data gates; a blocking failure fails
-        this task (no retry: the data will not change) and publication never runs."""
-        from airflow.sdk.exceptions import AirflowFailException
+        this task at once (no retry: the data will not change) and publication never runs."""
+        from stls_warehouse.orchestration.closing import warehouse_gates
 
-        from stls_warehouse import pipeline
-        from stls_warehouse.quality.warehouse_gates import GateFailed
-
-        try:
-            return pipeline.gate_warehouse(run_id or "manual")
-        except GateFailed as failed:
-            raise AirflowFailException(str(failed)) from failed
+        return warehouse_gates(run_id)
 
     @task(pool=WAREHOUSE_POOL, outlets=[PUBLISHED])
     def publish(checked: dict) -> dict:

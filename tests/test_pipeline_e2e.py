@@ -43,11 +43,11 @@ def published(home: Path, table: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def full_year(tmp_path_factory: pytest.TempPathFactory, airflow_home: Path) -> Path:
-    home = tmp_path_factory.mktemp("stls_full_year")
-    generate(home / "landing", years=["2021-22"])
-    stls_run(home, airflow_home)
-    return home
+def full_year(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's complete 2021-22 year, run through `stls run` (tests/publish/year_fixture.py)."""
+    from tests.publish.year_fixture import year_home
+
+    return year_home(tmp_path_factory)
 
 
 def test_seed_budget_versus_outturn_from_published_parquet(full_year: Path) -> None:

@@ -51,11 +51,21 @@ def alert_late_returns(completeness: dict[str, Any]) -> dict[str, Any]:
     return {"late": len(completeness["late"]), "alert_sent": sent}
 
 
-def warehouse_gates(run_id: str) -> dict[str, Any]:
-    """The gates on the built warehouse; a blocking failure raises `GateFailed`."""
-    from stls_warehouse import pipeline
+def warehouse_gates(run_id: str | None) -> dict[str, Any]:
+    """The gates on the built warehouse, for every DAG's `gate_warehouse` task.
 
-    return pipeline.gate_warehouse(run_id)
+    A blocking failure fails the task at once with AirflowFailException: the data will not
+    change on a retry, and publication (the next task) never runs.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from stls_warehouse import pipeline
+    from stls_warehouse.quality.warehouse_gates import GateFailed
+
+    try:
+        return pipeline.gate_warehouse(run_id or "manual")
+    except GateFailed as failed:
+        raise AirflowFailException(str(failed)) from failed
 
 
 def annual_as_of(financial_year: str) -> str:
