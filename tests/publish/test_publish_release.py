@@ -322,3 +322,26 @@ def test_rollback_restores_the_previous_release_and_publish_republishes_it(
     # The warehouse still holds the newer figures: the next pipeline publication publishes them.
     assert publish(home)["tables"]["fct_ledger_lines"] == second["tables"]["fct_ledger_lines"]
     assert os.readlink(home.published / "parquet") == "current/parquet"
+
+
+def test_a_table_longer_than_an_excel_sheet_is_listed_but_left_to_the_other_formats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+    from openpyxl import load_workbook
+
+    from stls_warehouse.publish import exports
+
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 2)
+    con = duckdb.connect()
+    con.execute("create table short as select 1 as n union all select 2")
+    con.execute("create table long as select * from range(3) t(n)")
+    relations = {"short": "short", "long": "long"}
+    columns = {t: exports.columns_of(con, r) for t, r in relations.items()}
+    target = tmp_path / "book.xlsx"
+    sheets = exports.write_xlsx(con, relations, columns, target, "test")
+    assert set(sheets) == {"short"}
+    book = load_workbook(target, read_only=True)
+    contents = [tuple(r) for r in book["Contents"].iter_rows(min_row=3, values_only=True)]
+    assert ("long", "too long for Excel: use the Parquet, CSV or DuckDB file", 3) in contents
+    assert sheets["short"] in book.sheetnames and len(book.sheetnames) == 2

@@ -180,6 +180,9 @@ def write_xlsx(
 
     names = sheet_names(relations)
     counts = {t: int(con.execute(f"select count(*) from {r}").fetchone()[0]) for t, r in relations.items()}
+    # A table longer than an Excel sheet is listed on the contents sheet but not written:
+    # finance reads it from the Parquet, CSV or DuckDB release instead.
+    too_long = {t for t, n in counts.items() if n > XLSX_MAX_ROWS}
     contents = book.add_worksheet("Contents")
     contents.set_column(0, 0, 40)
     contents.set_column(1, 1, 34)
@@ -189,13 +192,17 @@ def write_xlsx(
         contents.write_string(1, col, label, bold)
     for row, table in enumerate(relations, start=2):
         contents.write_string(row, 0, table)
-        contents.write_string(row, 1, names[table])
+        contents.write_string(
+            row,
+            1,
+            "too long for Excel: use the Parquet, CSV or DuckDB file" if table in too_long else names[table],
+        )
         contents.write_number(row, 2, counts[table])
 
     for table, relation in relations.items():
         cols = columns[table]
-        if counts[table] > XLSX_MAX_ROWS:
-            raise ValueError(f"{table} has more rows than an Excel sheet holds")
+        if table in too_long:
+            continue
         sheet = book.add_worksheet(names[table])
         sheet.freeze_panes(1, 0)
         for index, column in enumerate(cols):
@@ -213,7 +220,7 @@ def write_xlsx(
                         writers[index](row, index, value)
                 row += 1
     book.close()
-    return names
+    return {t: name for t, name in names.items() if t not in too_long}
 
 
 def _number_format(column: Column) -> str | None:
