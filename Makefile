@@ -10,7 +10,7 @@ export TQDM_DISABLE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 
-.PHONY: install demo test test-integration lint clean-data
+.PHONY: install demo test test-integration lint bench clean-data
 
 install: $(STAMP)
 
@@ -36,6 +36,11 @@ test: $(STAMP)
 # and the SIGKILL crash scenarios: minutes each, so kept out of `make test`; CI runs both.
 test-integration: $(STAMP)
 	$(BIN)/python -m pytest -q -m integration
+
+# Every stage against its floor and its peer, one table and benchmarks/results/*.json (about an
+# hour; BENCH_ARGS=--quick for a few minutes, or e.g. BENCH_ARGS="--only intake"). Run it alone.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src dags expectations tests

@@ -10,13 +10,17 @@ and merged ranges are seen as what they are. The zip entries are inflated here, 
 contract's 200 MB, and a part that inflates past the size it declares is read on only to
 count (nothing kept) until it ends or passes the limit. XML is parsed by defusedxml's
 parser (DTD entities refused) feeding small streaming targets that keep only the cells, so
-memory follows the table, not the XML.
+memory follows the table, not the XML. Sheets and shared strings laid out as Excel and the
+common libraries write them (no DTD, UTF-8, plain cells) take a fast path instead: expat
+checks them with no handlers, a regular expression cuts them into cells, and each cell goes
+through the same conversion; anything else, or a part over 64 MB, is streamed as above.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import operator
 import re
 import struct
 import zipfile
@@ -27,7 +31,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 from xml.etree.ElementTree import ParseError
-from xml.parsers.expat import ExpatError
+from xml.parsers.expat import ExpatError, ParserCreate
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
@@ -155,6 +159,7 @@ def read_csv(data: bytes) -> Grid:
         ) from None
     rows: dict[int, dict[int, Cell]] = {}
     ragged: list[tuple[int, int]] = []
+    cells: dict[str, Cell] = {}  # one Cell per distinct text: codes and dates recur on every line
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header_width: int | None = None
     line = 1
@@ -169,7 +174,14 @@ def read_csv(data: bytes) -> Grid:
                 header_width = len(record)
             elif len(record) != header_width:
                 ragged.append((start_line, len(record)))
-            rows[start_line] = {index: Cell("text", value) for index, value in enumerate(values) if value}
+            row: dict[int, Cell] = {}
+            for index, value in enumerate(values):
+                if value:
+                    cell = cells.get(value)
+                    if cell is None:
+                        cell = cells[value] = Cell("text", value)
+                    row[index] = cell
+            rows[start_line] = row
     except csv.Error as exc:
         raise ReturnUnreadable(
             Code.FILE_UNREADABLE,
@@ -516,45 +528,58 @@ class _Sheet:
             )
 
     def _cell(self) -> Cell | None:
-        kind = self._kind
-        if kind == "inlineStr":
-            text = "".join(self._inline or ()).strip(TRIM)
-            return Cell("text", text) if text else None
         raw = None if self._value is None else "".join(self._value)
-        if raw is None or (raw == "" and kind != "str"):
-            return Cell("uncalculated", "") if self._formula else None
-        if kind == "s":
-            index = raw.strip()
-            if not index.isdigit() or int(index) >= len(self.shared):
-                raise _corrupt(
-                    f"cell {column_letter(self.column)}{self.row_number} points at a missing string"
-                )
-            text = self.shared[int(index)].strip(TRIM)
-            return Cell("text", text) if text else None
-        if kind == "str":
-            text = raw.strip(TRIM)
-            return Cell("text", text) if text else None
-        if kind == "b":
-            return Cell("bool", "TRUE" if raw.strip() in ("1", "true") else "FALSE")
-        if kind == "e":
-            return Cell("error", raw.strip())
-        if kind == "d":
-            return _iso_date_cell(raw.strip())
-        return self._number(raw.strip())
+        inline = "".join(self._inline or ()) if self._kind == "inlineStr" else None
+        return _make_cell(
+            self._kind, self._style, raw, inline, self._formula, self, self.column, self.row_number
+        )
 
-    def _number(self, text: str) -> Cell:
-        if not _NUMBER.match(text):
-            raise _corrupt(
-                f"cell {column_letter(self.column)}{self.row_number} holds '{text[:20]}', not a number"
-            )
-        style = self._style
-        if style < len(self.date_styles) and self.date_styles[style]:
-            try:
-                day = excel_serial_to_date(Decimal(text), date1904=self.date1904)
-                return Cell("date", day.isoformat(), text)
-            except (ValueError, OverflowError, ArithmeticError):
-                return Cell("number", text)
-        return Cell("number", text)
+
+def _make_cell(
+    kind: str,
+    style: int,
+    raw: str | None,
+    inline: str | None,
+    formula: bool,
+    sheet: _Sheet,
+    column: int,
+    row: int,
+) -> Cell | None:
+    """A cell from its type, style, <v> text and inline text: the one conversion both the
+    streaming reader and the fast path use, so they cannot disagree."""
+    if kind == "inlineStr":
+        text = (inline or "").strip(TRIM)
+        return Cell("text", text) if text else None
+    if raw is None or (raw == "" and kind != "str"):
+        return Cell("uncalculated", "") if formula else None
+    if kind == "s":
+        index = raw.strip()
+        if not index.isdigit() or int(index) >= len(sheet.shared):
+            raise _corrupt(f"cell {column_letter(column)}{row} points at a missing string")
+        text = sheet.shared[int(index)].strip(TRIM)
+        return Cell("text", text) if text else None
+    if kind == "str":
+        text = raw.strip(TRIM)
+        return Cell("text", text) if text else None
+    if kind == "b":
+        return Cell("bool", "TRUE" if raw.strip() in ("1", "true") else "FALSE")
+    if kind == "e":
+        return Cell("error", raw.strip())
+    if kind == "d":
+        return _iso_date_cell(raw.strip())
+    return _number(raw.strip(), style, sheet, column, row)
+
+
+def _number(text: str, style: int, sheet: _Sheet, column: int, row: int) -> Cell:
+    if not _NUMBER.match(text):
+        raise _corrupt(f"cell {column_letter(column)}{row} holds '{text[:20]}', not a number")
+    if style < len(sheet.date_styles) and sheet.date_styles[style]:
+        try:
+            day = excel_serial_to_date(Decimal(text), date1904=sheet.date1904)
+            return Cell("date", day.isoformat(), text)
+        except (ValueError, OverflowError, ArithmeticError):
+            return Cell("number", text)
+    return Cell("number", text)
 
 
 def _row_number(text: str) -> int:
@@ -569,6 +594,231 @@ def _iso_date_cell(text: str) -> Cell:
         return Cell("date", date.fromisoformat(text[:10]).isoformat())
     except ValueError:
         return Cell("text", text.strip(TRIM))
+
+
+# --- XLSX: the fast path ----------------------------------------------------------------
+#
+# Streaming every element through Python handlers costs several calls per cell, which is
+# most of the time spent reading a large workbook. Parts laid out the way Excel and the
+# common libraries write them (one <c> element per cell with r, s and t attributes and a
+# plain <v> or inline <t>; shared strings as plain <si><t>) are instead checked for
+# well-formedness by expat with no handlers at all, then cut into cells by one regular
+# expression, in C. Every cell still goes through `_make_cell`, and anything the expression
+# does not account for byte for byte (a formula, rich text, a comment, a DTD, another
+# encoding, an element with a prefix, whitespace inside a cell) sends the whole part to the
+# streaming reader, which then reads it exactly as before.
+
+FAST_PART_BYTES = 64 * 1024 * 1024  # larger parts stream, so memory follows the table
+_XML_DECLARATION = re.compile(rb"^(?:\xef\xbb\xbf)?<\?xml\s[^>]*?\?>")
+_XML_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_ROW_R = re.compile(r'(?:^|\s)r="([^"]*)"')
+# One token of a <sheetData> body; the first group is the whole token, so that the tokens'
+# lengths show whether they cover the body without a gap.
+_SHEET_TOKEN = re.compile(
+    rb"""(\s*(?:
+        (<row)((?:\s+[\w:.-]+="[^"<&]*")*)\s*(/?)>
+      | </row>
+      | <c\ r="([A-Z]{1,3})([1-9][0-9]{0,6})"(?:\ s="([0-9]{1,6})")?(?:\ t="([a-zA-Z]{1,9})")?\s*
+        (?:/>|>(?:<v>([^<]*)</v>|<v/>|<is><t(?:\ xml:space="preserve")?>([^<]*)</t></is>)?</c>)
+    ))""",
+    re.VERBOSE,
+)
+_SHARED_TOKEN = re.compile(rb"""\s*<si>(?:<t(?:\ xml:space="preserve")?>([^<]*)</t>|<t/>)</si>""", re.VERBOSE)
+_MERGE_TOKEN = re.compile(rb'<mergeCell ref="([A-Z0-9:]*)"\s*/>')
+# Elements the streaming reader acts on outside <sheetData>, with or without a prefix.
+_SHEET_ELEMENTS = re.compile(rb"<(?:[\w.-]+:)?(?:c|row|mergeCell)[\s/>]")
+_ANY_MERGE = re.compile(rb"<(?:[\w.-]+:)?mergeCell[\s/>]")
+_ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+
+
+def _plain_utf8_xml(data: bytes) -> bool:
+    """UTF-8 (declared or by default), no DTD, and well-formed: checked by expat in C with
+    no handler, so nothing is expanded and nothing is called per element."""
+    if not data.startswith((b"<", b"\xef\xbb\xbf<")) or b"<!DOCTYPE" in data:
+        return False
+    declaration = _XML_DECLARATION.match(data)
+    if declaration:
+        encoding = _XML_ENCODING.search(declaration.group(0))
+        if encoding and encoding.group(1).lower() not in (b"utf-8", b"utf8"):
+            return False
+    parser = ParserCreate()
+    try:
+        parser.Parse(data, True)
+    except ExpatError:
+        return False
+    return True
+
+
+def _xml_text(raw: bytes) -> str | None:
+    """Character data as expat reports it; None where the fast path would differ (a CR)."""
+    if b"\r" in raw:
+        return None  # expat folds line breaks; leave that to it
+    text = raw.decode("utf-8")
+    if "&" in text:
+        text = _ENTITY.sub(_entity, text)
+    return text
+
+
+def _entity(match: re.Match[str]) -> str:
+    name = match.group(1)
+    if name[0] != "#":
+        return _NAMED[name]
+    return chr(int(name[2:], 16) if name[1] in "xX" else int(name[1:]))
+
+
+def _covers(pattern: re.Pattern[bytes], body: bytes) -> bool:
+    """Whether `body` is nothing but `pattern`'s tokens (and whitespace between them)."""
+    return not pattern.sub(b"", body).strip(b" \t\r\n")
+
+
+def _fast_shared_strings(data: bytes) -> list[str] | None:
+    if not _plain_utf8_xml(data):
+        return None
+    start, end = data.find(b">", data.find(b"<sst")) + 1, data.rfind(b"</sst>")
+    if data.count(b"<sst") != 1 or not 0 < start <= end or data[start - 2 : start] == b"/>":
+        return None
+    body = data[start:end]
+    if not _covers(_SHARED_TOKEN, body):
+        return None
+    strings: list[str] = []
+    for raw in _SHARED_TOKEN.findall(body):
+        if len(raw) > MAX_CELL_CHARS * 2:
+            return None  # the streaming reader reports it
+        text = _xml_text(raw)
+        if text is None:
+            return None
+        strings.append(text)
+    return strings
+
+
+def _fast_sheet(data: bytes, sheet: _Sheet) -> bool:
+    """Fill `sheet` from a part in the common layout; False (sheet untouched) otherwise."""
+    if not _plain_utf8_xml(data):
+        return False
+    opening = data.count(b"<sheetData")
+    if opening > 1:
+        return False
+    body = (0, 0)  # where the <sheetData> body lies in `data`
+    outside = data
+    if opening:
+        at = data.find(b"<sheetData")
+        close = data.find(b">", at)
+        if data[at : close + 1] == b"<sheetData/>":
+            outside = data[:at] + data[close + 1 :]
+        elif data[at : close + 1] == b"<sheetData>" and data.count(b"</sheetData>") == 1:
+            end = data.find(b"</sheetData>")
+            body = (close + 1, end)
+            outside = data[:at] + data[end + len(b"</sheetData>") :]
+        else:
+            return False
+    merges = _MERGE_TOKEN.findall(outside)
+    if len(_ANY_MERGE.findall(outside)) != len(merges):
+        return False
+    if len(_SHEET_ELEMENTS.findall(outside)) != len(merges):
+        return False
+    rows = _fast_cells(data, *body, sheet)
+    if rows is None:
+        return False
+    sheet.rows = rows
+    for ref in merges:
+        sheet._merge(ref.decode("ascii"))
+    return True
+
+
+_UNSET = object()
+_FAST_CHUNK = 1 << 20
+_WHOLE_TOKEN = operator.itemgetter(0)
+
+
+def _body_chunks(data: bytes, start: int, end: int) -> Iterator[list[tuple[bytes, ...]]]:
+    """The body's tokens, about a megabyte of XML at a time (cut after a </row>, which can
+    only be an end tag: text and attribute values here hold no "<"), so that the token
+    lists stay small whatever the sheet's size. Stops at the first chunk with a gap."""
+    while start < end:
+        cut = data.find(b"</row>", min(start + _FAST_CHUNK, end), end)
+        cut = end if cut < 0 else cut + len(b"</row>")
+        chunk = data[start:cut]
+        tokens = _SHEET_TOKEN.findall(chunk)
+        # Tokens end with ">" and are never whitespace, so equal lengths mean no gap.
+        if sum(map(len, map(_WHOLE_TOKEN, tokens))) != len(chunk.rstrip(b" \t\r\n")):
+            yield []
+            return
+        yield tokens
+        start = cut
+
+
+def _fast_cells(data: bytes, start: int, end: int, sheet: _Sheet) -> dict[int, dict[int, Cell]] | None:
+    """The cells of the <sheetData> body at data[start:end], in document order; None when
+    the body holds anything but the tokens `_SHEET_TOKEN` knows.
+
+    Cells with the same type, style and text give the same Cell, so each distinct one is
+    converted once (a posting date, an account code or a shared string recurs on many rows).
+    """
+    rows: dict[int, dict[int, Cell]] = {}
+    converted: dict[tuple[bytes, bytes, bytes, bytes], Cell | None] = {}
+    columns: dict[bytes, int] = {}
+    row_number = 0
+    row_digits = b""  # the digits row_number was read from ("" after a <row> element)
+    row_cells: dict[int, Cell] | None = None  # rows[row_number], once it exists
+    for tokens in _body_chunks(data, start, end):
+        if not tokens:
+            return None
+        for _, row_tag, row_attrs, _, letters, digits, style, kind, value, inline in tokens:
+            if letters:
+                if digits != row_digits:
+                    row_number, row_digits, row_cells = int(digits), digits, None
+                    if row_number > MAX_EXCEL_ROW:
+                        return None  # the streaming reader names it
+                column = columns.get(letters)
+                if column is None:
+                    column = columns[letters] = _column_index(letters.decode("ascii"))
+                    if column >= MAX_EXCEL_COLUMN:
+                        return None
+                key = (kind, style, value, inline)
+                cell = converted.get(key, _UNSET)
+                if cell is _UNSET:
+                    cell = _fast_cell(kind, style, value, inline, sheet, column, row_number)
+                    if cell is _UNSET:
+                        return None
+                    converted[key] = cell
+                if cell is not None:
+                    if row_cells is None:
+                        row_cells = rows.get(row_number)
+                        if row_cells is None:
+                            row_cells = rows[row_number] = {}
+                    row_cells[column] = cell  # type: ignore[assignment]
+            elif row_tag:
+                explicit = _ROW_R.search(row_attrs.decode("utf-8")) if row_attrs else None
+                if explicit and explicit.group(1):
+                    row_number = _row_number(explicit.group(1))
+                else:
+                    row_number += 1
+                row_digits, row_cells = b"", None
+    return rows
+
+
+def _fast_cell(
+    kind: bytes, style: bytes, value: bytes, inline: bytes, sheet: _Sheet, column: int, row: int
+) -> Any:
+    """`_make_cell` for one token; _UNSET when the streaming reader must decide."""
+    if len(value) > MAX_CELL_CHARS * 2 or len(inline) > MAX_CELL_CHARS * 2:
+        return _UNSET
+    raw, text = _xml_text(value), _xml_text(inline)
+    if raw is None or text is None:
+        return _UNSET
+    kind_text = kind.decode("ascii") or "n"
+    # A missing <v> and an empty one read alike here (see _make_cell), so "" stands for both.
+    return _make_cell(
+        kind_text,
+        int(style) if style else 0,
+        raw,
+        text if kind_text == "inlineStr" else None,
+        False,
+        sheet,
+        column,
+        row,
+    )
 
 
 # --- XLSX: the workbook ------------------------------------------------------------------
@@ -686,7 +936,7 @@ def _read_workbook(archive: _Archive, wanted: set[str]) -> Workbook:
     chosen = [s for s in sheets if s[0].strip(TRIM).lower() in wanted]
     shared = _SharedStrings()
     if chosen and "xl/sharedStrings.xml" in names:
-        _parse_xml(archive.chunks("xl/sharedStrings.xml"), shared)
+        _read_part(archive, "xl/sharedStrings.xml", shared, _fast_shared_strings_into)
     date_styles = _date_styles(archive) if chosen else []
     result: dict[str, Grid] = {}
     for name, rel_id, hidden in chosen:
@@ -694,9 +944,27 @@ def _read_workbook(archive: _Archive, wanted: set[str]) -> Workbook:
         if not target or target not in names:
             raise _corrupt(f"the sheet '{name}' is missing from the workbook")
         sheet = _Sheet(shared.strings, date_styles, date1904)
-        _parse_xml(archive.chunks(target), sheet)
+        _read_part(archive, target, sheet, _fast_sheet)
         result[name] = Grid(sheet=name, rows=sheet.rows, merged=sheet.merged, hidden=hidden)
     return Workbook(result)
+
+
+def _read_part(archive: _Archive, name: str, target: Any, fast: Callable[[bytes, Any], bool]) -> None:
+    """Read a part into `target`: by the fast path when its layout allows, else streaming."""
+    if archive.infos[name].file_size > FAST_PART_BYTES:
+        _parse_xml(archive.chunks(name), target)
+        return
+    data = archive.read(name, FAST_PART_BYTES)
+    if not fast(data, target):
+        _parse_xml(iter([data]), target)
+
+
+def _fast_shared_strings_into(data: bytes, target: _SharedStrings) -> bool:
+    strings = _fast_shared_strings(data)
+    if strings is None:
+        return False
+    target.strings.extend(strings)
+    return True
 
 
 def _date_styles(archive: _Archive) -> list[bool]:

@@ -7,9 +7,11 @@ per code), and an accepted return comes back as canonical, typed records ready t
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -155,8 +157,10 @@ class _Collector:
     def __init__(self, result: ValidationResult) -> None:
         self.result = result
         self.counts: Counter[str] = Counter()
+        self.reported = 0  # errors found so far, listed or not
 
     def error(self, code: Code, message: str, **where: Any) -> None:
+        self.reported += 1
         self.counts[code] += 1
         if self.counts[code] <= MAX_PROBLEMS_PER_CODE:
             self.result.errors.append(Problem(code=code, message=message, **where))
@@ -191,6 +195,26 @@ def validate_return(name: str, data: bytes) -> ValidationResult:
 
 def check_return(name: str, data: bytes) -> ValidationResult:
     """The contract's checks, in this process: the unguarded core of `validate_return`."""
+    with _collector_paused():
+        return _check_return(name, data)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a return is read: reading allocates a cell, a
+    dict per row and a record per line, none of them in a reference cycle, and the
+    collector would otherwise walk the growing heap again and again (a fifth of the time of
+    a 50,000-line return). Anything cyclic is collected once it runs again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _check_return(name: str, data: bytes) -> ValidationResult:
     result = ValidationResult(file=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
     problems = _Collector(result)
     extension = naming.extension_of(name)
@@ -431,9 +455,14 @@ def _check_cells(problems: _Collector, table: _Table, grid: Grid, header_row: in
     """Error values, uncalculated formulas, ragged rows and merged cells, anywhere in the table."""
     names = {index: name for name, index in table.columns.items()}
     width = grid.header_width or 0
-    for row_number, cells in [(header_row, grid.rows[header_row]), *table.rows]:
+    # A CSV holds text cells only, within the header's width (ragged rows are reported below).
+    checked = [(header_row, grid.rows[header_row]), *table.rows] if grid.sheet is not None else []
+    for row_number, cells in checked:
+        outside = row_number != header_row and max(cells) >= width
+        if not outside and all(cell.kind not in _FORMULA_KINDS for cell in cells.values()):
+            continue  # nearly every row: nothing in it to report
         for index, cell in cells.items():
-            column = names.get(index, column_letter(index))
+            column = names[index] if index in names else column_letter(index)
             _report_formula_cell(problems, cell, table.sheet, row_number, column, index)
             if grid.sheet is not None and index >= width and row_number != header_row:
                 problems.error(
@@ -471,6 +500,9 @@ def _check_cells(problems: _Collector, table: _Table, grid: Grid, header_row: in
             )
 
 
+_FORMULA_KINDS = frozenset({"error", "uncalculated"})
+
+
 def _report_formula_cell(
     problems: _Collector, cell: Cell, sheet: str | None, row: int, column: str, index: int
 ) -> None:
@@ -502,23 +534,26 @@ def _report_formula_cell(
 class _Row:
     """One data row: typed access to its cells, reporting problems where they are."""
 
+    __slots__ = ("cells", "columns", "number", "ok", "problems", "table")
+
     def __init__(self, problems: _Collector, table: _Table, number: int, cells: dict[int, Cell]) -> None:
         self.problems = problems
         self.table = table
+        self.columns = table.columns
         self.number = number
         self.cells = cells
         self.ok = True
 
     def cell(self, column: str) -> Cell | None:
-        index = self.table.columns.get(column)
+        index = self.columns.get(column)
         cell = self.cells.get(index) if index is not None else None
-        if cell is not None and cell.kind in ("error", "uncalculated"):
+        if cell is not None and cell.kind in _FORMULA_KINDS:
             self.ok = False
             return None
         return cell
 
     def present(self, column: str) -> bool:
-        return column in self.table.columns
+        return column in self.columns
 
     def error(
         self, code: Code, column: str, message: str, cell: Cell | None = None, expected: str | None = None
@@ -537,12 +572,12 @@ class _Row:
 
     def required(self, column: str, missing_code: Code = Code.MISSING_VALUE) -> Cell | None:
         """The cell, or None after reporting it empty (or None if the column is absent)."""
-        if not self.present(column):
+        index = self.columns.get(column)
+        if index is None:
             self.ok = False
             return None
-        index = self.table.columns[column]
         raw = self.cells.get(index)
-        if raw is not None and raw.kind in ("error", "uncalculated"):
+        if raw is not None and raw.kind in _FORMULA_KINDS:
             self.ok = False
             return None
         if raw is None:
@@ -604,9 +639,59 @@ def _months_text(period: LedgerPeriod) -> str:
     return " or ".join(names)
 
 
+def _memoised(parser: Callable[[Cell], T]) -> Callable[[Cell], T]:
+    """`parser` remembering what each distinct cell parsed to (a return repeats its dates,
+    codes and flags on every line); a cell it refuses is parsed, and refused, every time."""
+    known: dict[Cell, T] = {}
+
+    def parse(cell: Cell) -> T:
+        try:
+            return known[cell]
+        except KeyError:
+            value = known[cell] = parser(cell)
+            return value
+
+    return parse
+
+
+def _within(known: dict[tuple[LedgerPeriod, date], bool], period: LedgerPeriod, day: date) -> bool:
+    inside = known.get((period, day))
+    if inside is None:
+        inside = known[(period, day)] = period.contains(day)
+    return inside
+
+
+def _remembered(
+    known: dict[Any, Any], key: Any, problems: _Collector, check: Callable[..., T | None], *args: Any
+) -> T | None:
+    """`check(*args)`, or what it gave for the same cells before when it then found nothing
+    wrong: a check of a row's own cells that reports no problem has no other effect, so its
+    answer can be reused for any row holding the same cells."""
+    if key in known:
+        return known[key]  # type: ignore[no-any-return]
+    before = problems.reported
+    value = check(*args)
+    if value is not None and problems.reported == before:
+        known[key] = value
+    return value
+
+
 def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _Table) -> None:
     name = result.name
     file_period = name.period if name is not None and isinstance(name.period, LedgerPeriod) else None
+    parse_date_of, parse_money_of, parse_flag_of = (
+        _memoised(parse_date),
+        _memoised(parse_money),
+        _memoised(parse_flag),
+    )
+    contains: dict[tuple[LedgerPeriod, date], bool] = {}
+    year_labels: dict[LedgerPeriod, str] = {}
+    slas_seen: dict[Any, str] = {}
+    periods_seen: dict[Any, LedgerPeriod] = {}
+    # A missing column is index -1, which no row has (the checks report the column missing).
+    sla_index, year_index, period_index = (
+        table.columns.get(column, -1) for column in ("sla_code", "financial_year", "period")
+    )
     seen_refs: dict[str, int] = {}
     nil_rows: list[tuple[_Row, Cell | None, Decimal | None]] = []
     lines: list[LedgerLine] = []
@@ -618,8 +703,15 @@ def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _T
             result.amounts_valid = False  # its cells cannot be matched to columns
             continue
         row = _Row(problems, table, number, cells)
-        sla = _check_sla(row, name)
-        period = _check_ledger_period(row, file_period)
+        sla = _remembered(slas_seen, cells.get(sla_index), problems, _check_sla, row, name)
+        period = _remembered(
+            periods_seen,
+            (cells.get(year_index), cells.get(period_index)),
+            problems,
+            _check_ledger_period,
+            row,
+            file_period,
+        )
         line_ref = row.required("line_ref")
         if line_ref is not None:
             ref = line_ref.text
@@ -636,9 +728,13 @@ def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _T
                 seen_refs[ref] = number
         posting = None
         if (cell := row.required("posting_date")) is not None:
-            posting = row.parse("posting_date", parse_date, cell)
+            posting = row.parse("posting_date", parse_date_of, cell)
             check_period = file_period or period
-            if posting is not None and check_period is not None and not check_period.contains(posting):
+            if (
+                posting is not None
+                and check_period is not None
+                and not _within(contains, check_period, posting)
+            ):
                 row.error(
                     Code.PERIOD_MISMATCH,
                     "posting_date",
@@ -681,14 +777,14 @@ def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _T
                 )
         amount = None
         if (cell := row.required("amount", Code.AMOUNT_INVALID)) is not None:
-            amount = row.parse("amount", parse_money, cell)
+            amount = row.parse("amount", parse_money_of, cell)
         if amount is None:
             result.amounts_valid = False
         else:
             result.amount_sum += amount
         flag = None
         if (cell := row.required("is_overhead_recharge")) is not None:
-            flag = row.parse("is_overhead_recharge", parse_flag, cell)
+            flag = row.parse("is_overhead_recharge", parse_flag_of, cell)
         if is_nil:
             nil_rows.append((row, account_cell, amount))
             continue
@@ -707,7 +803,8 @@ def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _T
                 LedgerLine(
                     source_row=number,
                     sla_code=sla,
-                    financial_year=period.financial_year,
+                    financial_year=year_labels.get(period)
+                    or year_labels.setdefault(period, period.financial_year),
                     period=period.period,
                     line_ref=line_ref.text,
                     posting_date=posting,
