@@ -30,7 +30,14 @@ def test_the_harness_prints_one_table_and_writes_comparable_json(tmp_path: Path)
     assert rows["memory.intake_largest_return"]["peak_mb"] > 0
 
     shown = subprocess.run(
-        [sys.executable, str(RUN), "--show", str(tmp_path / "latest.json"), "--compare", str(tmp_path / "latest.json")],
+        [
+            sys.executable,
+            str(RUN),
+            "--show",
+            str(tmp_path / "latest.json"),
+            "--compare",
+            str(tmp_path / "latest.json"),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
