@@ -37,8 +37,8 @@ test: $(STAMP)
 test-integration: $(STAMP)
 	$(BIN)/python -m pytest -q -m integration
 
-# Every stage against its floor and its peer, one table and benchmarks/results/*.json (about an
-# hour; BENCH_ARGS=--quick for a few minutes, or e.g. BENCH_ARGS="--only intake"). Run it alone.
+# Every stage against its floor and its peer: one table and benchmarks/results/*.json (about 25
+# minutes; BENCH_ARGS=--quick for a few, or e.g. BENCH_ARGS="--only intake"). Run it alone.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
