@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from stls_warehouse.config import paths
 
@@ -41,13 +41,23 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"{name}: {result.status.upper()}")
             for kind, problems in (("error", result.errors), ("warning", result.warnings)):
                 for p in problems:
-                    where = ", ".join(
-                        f"{k} {v}"
-                        for k, v in (("sheet", p.sheet), ("row", p.row), ("column", p.column))
-                        if v is not None
-                    )
-                    print(f"  {kind} {p.code}{f' ({where})' if where else ''}: {p.message}")
+                    print(f"  {kind} {_problem_line(p)}")
     return 0 if all(r.accepted for r in results) else 1
+
+
+def _problem_line(problem: Any) -> str:
+    """`CODE (sheet Ledger, row 7, column amount, cell J7): message` (the message quotes the value)."""
+    where = ", ".join(
+        f"{label} {value}"
+        for label, value in (
+            ("sheet", problem.sheet),
+            ("row", problem.row),
+            ("column", problem.column),
+            ("cell", problem.cell),
+        )
+        if value is not None
+    )
+    return f"{problem.code}{f' ({where})' if where else ''}: {problem.message}"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -56,8 +66,18 @@ def _run(args: argparse.Namespace) -> int:
     home = paths().ensure()
     if args.without_airflow:
         from stls_warehouse.pipeline import run_locally
+        from stls_warehouse.publish.audit import AuditFailed
+        from stls_warehouse.publish.postgres import PostgresPublishFailed
+        from stls_warehouse.quality.warehouse_gates import GateFailed
+        from stls_warehouse.transform import DbtFailed
 
-        run_locally()
+        try:
+            run_locally()
+        except (GateFailed, DbtFailed, AuditFailed, PostgresPublishFailed) as failed:
+            # A stage refused, as it should on bad data: say why, not where in the code.
+            print(f"stls run: {type(failed).__name__}: {failed}", file=sys.stderr)
+            print("stls run: nothing was published by this run", file=sys.stderr)
+            return 1
         code = 0
     else:
         code = airflow_local.dags_test(home)
