@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import repeat
 from typing import Any
 from xml.etree.ElementTree import ParseError
 from xml.parsers.expat import ExpatError, ParserCreate
@@ -623,6 +624,27 @@ _SHEET_TOKEN = re.compile(
     ))""",
     re.VERBOSE,
 )
+# The same cells, a whole row at a time, in the layout every writer uses: a <row> whose r
+# is its first attribute, holding cells whose references all name that row (the
+# backreference). Its groups: the whole token, the row's digits, its other attributes and
+# its cells' bytes.
+_CELL_BODY = rb"""(?:\ s="[0-9]{1,6}")?(?:\ t="[a-zA-Z]{1,9}")?\s*
+    (?:/>|>(?:<v>[^<]*</v>|<v/>|<is><t(?:\ xml:space="preserve")?>[^<]*</t></is>)?</c>)"""
+_ROW_TOKEN = re.compile(
+    rb'(\s*<row\ r="([1-9][0-9]{0,6})"((?:\s+[\w:.-]+="[^"<&]*")*)\s*'
+    rb'(?:/>|>((?:\s*<c\ r="[A-Z]{1,3}\2"' + _CELL_BODY + rb")*)\s*</row>))",
+    re.VERBOSE,
+)
+# Splits the cells of a row matched by _ROW_TOKEN (text there holds no "<") into its
+# leading space, then each cell's column letters and the rest of its element (with any
+# space after it).
+_ROW_CELL = re.compile(rb'<c r="([A-Z]{1,3})[0-9]+"')
+# The parts of that rest: style, type, <v> text, inline text.
+_CELL_PARTS = re.compile(
+    rb"""(?:\ s="([0-9]{1,6})")?(?:\ t="([a-zA-Z]{1,9})")?\s*
+    (?:/>|>(?:<v>([^<]*)</v>|<v/>|<is><t(?:\ xml:space="preserve")?>([^<]*)</t></is>)?</c>)\s*""",
+    re.VERBOSE,
+)
 _SHARED_TOKEN = re.compile(rb"""\s*<si>(?:<t(?:\ xml:space="preserve")?>([^<]*)</t>|<t/>)</si>""", re.VERBOSE)
 _MERGE_TOKEN = re.compile(rb'<mergeCell ref="([A-Z0-9:]*)"\s*/>')
 # Elements the streaming reader acts on outside <sheetData>, with or without a prefix.
@@ -635,6 +657,11 @@ _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 def _plain_utf8_xml(data: bytes) -> bool:
     """UTF-8 (declared or by default), no DTD, and well-formed: checked by expat in C with
     no handler, so nothing is expanded and nothing is called per element."""
+    return _plain_utf8(data) and _well_formed(data)
+
+
+def _plain_utf8(data: bytes) -> bool:
+    """UTF-8 (declared or by default) and no DTD."""
     if not data.startswith((b"<", b"\xef\xbb\xbf<")) or b"<!DOCTYPE" in data:
         return False
     declaration = _XML_DECLARATION.match(data)
@@ -642,6 +669,10 @@ def _plain_utf8_xml(data: bytes) -> bool:
         encoding = _XML_ENCODING.search(declaration.group(0))
         if encoding and encoding.group(1).lower() not in (b"utf-8", b"utf8"):
             return False
+    return True
+
+
+def _well_formed(data: bytes) -> bool:
     parser = ParserCreate()
     try:
         parser.Parse(data, True)
@@ -692,9 +723,41 @@ def _fast_shared_strings(data: bytes) -> list[str] | None:
     return strings
 
 
+# Bytes no XML text may hold (C0 controls but tab, LF and CR) and "&", which starts a
+# reference: their absence, with the row layout, makes a body well-formed.
+_NOT_IN_PLAIN_TEXT = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), ord("&")])
+_PLAIN_TEXT_BYTES = bytes(b for b in range(256) if b not in _NOT_IN_PLAIN_TEXT)
+
+
+def _plain_body(body: bytes) -> bool:
+    """Whether the body's text can hold nothing expat refuses, whatever its markup: no
+    reference, no "]]>", no character XML does not allow, nothing that is not UTF-8."""
+    if body.translate(None, _PLAIN_TEXT_BYTES) or b"]]>" in body:
+        return False
+    if body.isascii():
+        return True
+    if b"\xef\xbf\xbe" in body or b"\xef\xbf\xbf" in body:  # U+FFFE, U+FFFF
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _fast_sheet(data: bytes, sheet: _Sheet) -> bool:
-    """Fill `sheet` from a part in the common layout; False (sheet untouched) otherwise."""
-    if not _plain_utf8_xml(data):
+    """Fill `sheet` from a part in the common layout; False (sheet untouched) otherwise.
+
+    The part must be well-formed, as expat says. When its <sheetData> body is in the row
+    layout with plain text (`_plain_body`), the body's well-formedness follows from that
+    layout, so expat checks the part without it, in a fraction of the time; any other
+    body is checked by expat with the rest. A comment, CDATA section or processing
+    instruction could hide a "<sheetData" that is not an element, so a part holding any
+    is left to the streaming reader."""
+    if not _plain_utf8(data) or b"<!--" in data or b"<![CDATA[" in data:
+        return False
+    declaration = _XML_DECLARATION.match(data)
+    if data.find(b"<?", declaration.end() if declaration else 0) >= 0:
         return False
     opening = data.count(b"<sheetData")
     if opening > 1:
@@ -717,9 +780,20 @@ def _fast_sheet(data: bytes, sheet: _Sheet) -> bool:
         return False
     if len(_SHEET_ELEMENTS.findall(outside)) != len(merges):
         return False
-    rows = _fast_cells(data, *body, sheet)
+    rows = None
+    if body[0] < body[1] and _plain_body(data[body[0] : body[1]]):
+        if not _well_formed(data[: body[0]] + data[body[1] :]):
+            return False
+        try:
+            rows = _cells_by_rows(data, *body, sheet)
+        except _NotByRows:
+            rows = None
     if rows is None:
-        return False
+        if not _well_formed(data):
+            return False
+        rows = _cells_by_tokens(data, *body, sheet)
+        if rows is None:
+            return False
     sheet.rows = rows
     for ref in merges:
         sheet._merge(ref.decode("ascii"))
@@ -731,7 +805,9 @@ _FAST_CHUNK = 1 << 20
 _WHOLE_TOKEN = operator.itemgetter(0)
 
 
-def _body_chunks(data: bytes, start: int, end: int) -> Iterator[list[tuple[bytes, ...]]]:
+def _body_chunks(
+    data: bytes, start: int, end: int, pattern: re.Pattern[bytes] = _SHEET_TOKEN
+) -> Iterator[list[tuple[bytes, ...]]]:
     """The body's tokens, about a megabyte of XML at a time (cut after a </row>, which can
     only be an end tag: text and attribute values here hold no "<"), so that the token
     lists stay small whatever the sheet's size. Stops at the first chunk with a gap."""
@@ -739,7 +815,7 @@ def _body_chunks(data: bytes, start: int, end: int) -> Iterator[list[tuple[bytes
         cut = data.find(b"</row>", min(start + _FAST_CHUNK, end), end)
         cut = end if cut < 0 else cut + len(b"</row>")
         chunk = data[start:cut]
-        tokens = _SHEET_TOKEN.findall(chunk)
+        tokens = pattern.findall(chunk)
         # Tokens end with ">" and are never whitespace, so equal lengths mean no gap.
         if sum(map(len, map(_WHOLE_TOKEN, tokens))) != len(chunk.rstrip(b" \t\r\n")):
             yield []
@@ -748,9 +824,101 @@ def _body_chunks(data: bytes, start: int, end: int) -> Iterator[list[tuple[bytes
         start = cut
 
 
-def _fast_cells(data: bytes, start: int, end: int, sheet: _Sheet) -> dict[int, dict[int, Cell]] | None:
-    """The cells of the <sheetData> body at data[start:end], in document order; None when
-    the body holds anything but the tokens `_SHEET_TOKEN` knows.
+class _NotByRows(Exception):
+    """The body is not in the row layout `_ROW_TOKEN` knows: read it cell by cell instead."""
+
+
+def _cells_by_rows(data: bytes, start: int, end: int, sheet: _Sheet) -> dict[int, dict[int, Cell]]:
+    """`_cells_by_tokens` for a body in the row layout, a row at a time, with C-level
+    lookups: a cell (its bytes after the reference) met before is not converted again, and
+    only the others are, in document order, so that the first bad cell is the one named.
+    Raises _NotByRows wherever that reader would decide something this one does not (a gap
+    in the layout, a row or column beyond Excel's grid, a cell the streaming reader must
+    read), so that it then reads the whole body."""
+    rows: dict[int, dict[int, Cell]] = {}
+    converted: dict[bytes, Cell | None] = {}  # by the cell's bytes after its reference
+    columns: dict[bytes, int] = {}
+    attributes = {b""}  # a row's other attributes, once expat has found them well-formed
+    for tokens in _body_chunks(data, start, end, _ROW_TOKEN):
+        if not tokens:
+            raise _NotByRows
+        for _, digits, others, body in tokens:
+            if others not in attributes:  # names that are not XML names, or given twice
+                if not _well_formed(b'<row r="1"' + others + b"/>"):
+                    raise _NotByRows
+                attributes.add(others)
+            if not body:
+                continue  # no cells: its number is of no use (every cell names its row)
+            number = int(digits)
+            if number > MAX_EXCEL_ROW:
+                raise _NotByRows
+            parts = _ROW_CELL.split(body)
+            letters, rests = parts[1::2], parts[2::2]
+            indexes: list[Any] = list(map(columns.get, letters))
+            if None in indexes:  # a column not met before: check each cell in order
+                cells = _row_cells(letters, rests, number, converted, columns, sheet)
+            else:
+                values: list[Any] = list(map(converted.get, rests, repeat(_UNSET)))
+                at = 0
+                for _ in range(values.count(_UNSET)):  # cells not met before, in order
+                    at = values.index(_UNSET, at)
+                    values[at] = _row_cell(rests[at], indexes[at], number, converted, sheet)
+                if None in values:  # an empty cell: it does not replace an earlier one
+                    cells = {c: v for c, v in zip(indexes, values, strict=True) if v is not None}
+                else:
+                    cells = dict(zip(indexes, values, strict=True))
+            if cells:
+                known = rows.get(number)
+                if known is None:
+                    rows[number] = cells
+                else:
+                    known.update(cells)
+    return rows
+
+
+def _row_cells(
+    letters: list[bytes],
+    rests: list[bytes],
+    row: int,
+    converted: dict[bytes, Cell | None],
+    columns: dict[bytes, int],
+    sheet: _Sheet,
+) -> dict[int, Cell]:
+    """One row's cells in document order: each column checked, then its cell converted."""
+    cells: dict[int, Cell] = {}
+    for letter, rest in zip(letters, rests, strict=True):
+        column = columns.get(letter)
+        if column is None:
+            column = _column_index(letter.decode("ascii"))
+            if column >= MAX_EXCEL_COLUMN:
+                raise _NotByRows
+            columns[letter] = column
+        cell = converted.get(rest, _UNSET)
+        if cell is _UNSET:
+            cell = _row_cell(rest, column, row, converted, sheet)
+        if cell is not None:
+            cells[column] = cell  # type: ignore[assignment]
+    return cells
+
+
+def _row_cell(
+    rest: bytes, column: int, row: int, converted: dict[bytes, Cell | None], sheet: _Sheet
+) -> Cell | None:
+    """Convert (and remember) a cell from its bytes after the reference."""
+    parts = _CELL_PARTS.fullmatch(rest)
+    if parts is None:
+        raise _NotByRows
+    style, kind, value, inline = (group or b"" for group in parts.groups())
+    cell = _fast_cell(kind, style, value, inline, sheet, column, row)
+    if cell is _UNSET:
+        raise _NotByRows
+    converted[rest] = cell
+    return cell  # type: ignore[no-any-return]
+
+
+def _cells_by_tokens(data: bytes, start: int, end: int, sheet: _Sheet) -> dict[int, dict[int, Cell]] | None:
+    """The cells of the body, one token (a row tag or a cell) at a time; None when the body
+    holds anything but the tokens `_SHEET_TOKEN` knows.
 
     Cells with the same type, style and text give the same Cell, so each distinct one is
     converted once (a posting date, an account code or a shared string recurs on many rows).
