@@ -210,6 +210,8 @@ def test_a_large_file_is_checked_in_a_child_process_under_a_memory_limit(
     for number, row in enumerate(rows):
         row["line_ref"] = f"R{number:06d}-{'x' * 40}"
     data = csv_bytes(rows)
+    assert not sandbox.needs_child(LC, data)  # 1.3 MB: checked in process
+    monkeypatch.setattr(sandbox, "IN_PROCESS_CSV_BYTES", 1024 * 1024)
     assert sandbox.needs_child(LC, data)
     result = validate_return(LC, data)
     assert result.accepted and len(result.ledger_lines) == 12_000
@@ -223,6 +225,7 @@ def test_a_large_file_is_checked_in_a_child_process_under_a_memory_limit(
 
 def test_a_child_that_runs_too_long_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STLS_INTAKE_TIMEOUT_S", "0.01")
+    monkeypatch.setattr(sandbox, "IN_PROCESS_CSV_BYTES", 1024 * 1024)
     data = csv_bytes(ledger_rows(n=16_000))
     assert sandbox.needs_child(LC, data)
     result = validate_return(LC, data)
