@@ -7,7 +7,10 @@ that rule's error code, so that the gate rejects only what the contract rejects;
 the contract does not have is a warning. Optional meta: `row_column` (the frame column
 holding the row to report), `sheet`, `report_column` (the return column to name),
 `value_column` and `expected_column` (the frame columns holding the value found and the
-value expected) and `table` (the warehouse table a check is about).
+value expected), `table` (the warehouse table a check is about), `expected` (what the rule
+asks for, in words, in place of the words made from its arguments) and `pence_of` (the
+expectation reads an integer-pence column standing for this money column: a failing row
+shows the money value, exactly, under the money column's name).
 
 Modules:
     ledger_return           one row per ledger line of the run's accepted returns

@@ -4,7 +4,8 @@ The DataFrame (quality.return_gates.ledger_lines_frame) holds one row per ledger
 `file_sha256`, `source_row`, the line's columns, the file name's `file_sla_code`,
 `file_financial_year` and `file_period`, the period's `period_start` and `period_end`, and
 `outreach_budget` (the SLA's outreach budget for the line's year, from the reference
-budgets). Nil returns have no lines here. Content rules never contradict the returns
+budgets). `amount` is an exact decimal (Arrow-backed) and `amount_pence` the same amount in
+integer pence (0 where the amount is missing), which the range rules read. Nil returns have no lines here. Content rules never contradict the returns
 contract: what the contract accepts (a credit line, a P13 adjustment) may draw a warning,
 never a rejection.
 """
@@ -18,6 +19,10 @@ from stls_warehouse import reference
 
 NAME = "ledger_return"
 INDEX_COLUMNS = ["file_sha256", "source_row"]
+PENCE = 100
+# The range rules read `amount_pence` (exact integer pence, so the check is vectorised) and
+# report the line's `amount`: the failing value is shown in pounds, as the school wrote it.
+_IN_POUNDS = {"pence_of": "amount", "report_column": "amount", "value_column": "amount"}
 
 
 def build_suite() -> gx.ExpectationSuite:
@@ -31,14 +36,16 @@ def build_suite() -> gx.ExpectationSuite:
     )
     suite.add_expectation(
         e.ExpectColumnValuesToBeBetween(
-            column="amount",
-            min_value=-10_000_000,
-            max_value=10_000_000,
+            column="amount_pence",
+            min_value=-10_000_000 * PENCE,
+            max_value=10_000_000 * PENCE,
             meta=meta(
                 "amount_in_contract_range",
                 BLOCKING,
                 "An amount lies between -10,000,000.00 and 10,000,000.00.",
                 "AMOUNT_INVALID",
+                **_IN_POUNDS,
+                expected="between -10000000.0 and 10000000.0",  # as before: GX words its bounds as floats
             ),
         )
     )
@@ -151,13 +158,15 @@ def build_suite() -> gx.ExpectationSuite:
     )
     suite.add_expectation(
         e.ExpectColumnValuesToBeBetween(
-            column="amount",
-            min_value=-250_000,
-            max_value=250_000,
+            column="amount_pence",
+            min_value=-250_000 * PENCE,
+            max_value=250_000 * PENCE,
             meta=meta(
                 "amount_plausible",
                 WARNING,
                 "A single line over £250,000 either way is unusual for an STLS ledger; check it.",
+                **_IN_POUNDS,
+                expected="between -250000.0 and 250000.0",
             ),
         )
     )

@@ -218,3 +218,76 @@ def test_what_the_contract_accepts_is_never_rejected_by_a_content_rule(staged: C
         "payroll_every_month"
     }
     assert not problems(records["LEDGER_SWA_2021-22_P13.csv"], "warnings")
+
+
+def test_ledger_lines_validated_in_chunks_give_the_verdicts_of_one_pass(
+    staged: Callable[..., Staged],
+) -> None:
+    """The lines suite runs on groups of whole returns (memory stays flat with the run's
+    size); a school sees the same rules, rows and exact values however the run is cut."""
+    from datetime import date
+
+    def contract_range_and_late_posting(rows: list[dict[str, Any]]) -> None:
+        rows[0]["amount"] = Decimal("10000000.01")
+        rows[1]["posting_date"] = date(2021, 11, 1)  # P07 is October 2021
+
+    def large_credit(rows: list[dict[str, Any]]) -> None:
+        rows[2]["amount"] = Decimal("-300000.00")
+
+    def missing_amount(rows: list[dict[str, Any]]) -> None:
+        rows[0]["amount"] = None
+
+    p08, dar = "LEDGER_SWA_2021-22_P08.csv", "LEDGER_DAR_2021-22_P07.csv"
+    verdicts = []
+    for run_name, chunk_lines in (("whole", None), ("chunked", 1)):
+        run = staged({LEDGER: ledger_csv(), p08: ledger_csv(period=8), dar: ledger_csv("DAR")}, run=run_name)
+        run.tamper_lines(LEDGER, contract_range_and_late_posting)
+        run.tamper_lines(p08, large_credit)
+        run.tamper_lines(dar, missing_amount)
+        outcome = run.gate(chunk_lines=chunk_lines)
+        records = run.records()
+        lines_checks = [c for c in outcome.checks if c.suite == "ledger_return"]
+        assert len(lines_checks) == len({c.rule for c in lines_checks}) == 13  # one result per rule
+        assert sum(c.element_count for c in lines_checks if c.rule == "amount_present") == 9
+
+        shown = {
+            (name, p["rule"]): (p["code"], p["row"], p["column"], p["value"], p["expected"])
+            for name, record in records.items()
+            for p in record["errors"] + record["warnings"]
+            if p.get("rule")
+        }
+        assert shown[(LEDGER, "amount_in_contract_range")] == (
+            "AMOUNT_INVALID",
+            2,
+            "amount",
+            "10000000.01",
+            "between -10000000.0 and 10000000.0",
+        )
+        assert shown[(LEDGER, "amount_plausible")][3] == "10000000.01"
+        assert shown[(LEDGER, "posting_date_not_after_period")] == (
+            "PERIOD_MISMATCH",
+            3,
+            "posting_date",
+            "2021-11-01",
+            "2021-10-31",
+        )
+        assert shown[(p08, "amount_plausible")] == (
+            "AMOUNT_PLAUSIBLE",
+            4,
+            "amount",
+            "-300000.00",
+            "between -250000.0 and 250000.0",
+        )
+        assert shown[(dar, "amount_present")] == ("AMOUNT_INVALID", 2, "amount", None, None)
+        assert {name: r["status"] for name, r in records.items()} == {
+            LEDGER: "REJECTED",
+            p08: "ACCEPTED",
+            dar: "REJECTED",
+        }
+
+        rows = [r for r in read_staged_rows(run.run_dir) if r.suite == "ledger_return"]
+        assert len(rows) == 13 * 3  # one row per rule per return, whichever chunk it was in
+        failed = {(r.file_name, r.rule): (r.failing_count, r.row_refs, r.observed) for r in rows if r.failed}
+        assert failed[(p08, "amount_plausible")] == (1, "4", "row 4: amount=-300000.00")
+        verdicts.append((shown, failed))
+    assert verdicts[0] == verdicts[1]

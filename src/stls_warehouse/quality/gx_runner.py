@@ -11,9 +11,13 @@ of the run, as static HTML.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +56,16 @@ class GxSession:
     """One ephemeral Great Expectations context: validate many suites, build Data Docs once."""
 
     def __init__(self, docs_dir: Path | None = None, run_name: str | None = None) -> None:
+        started = time.monotonic()
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.execution_engine import pandas_execution_engine
 
+        # GX fingerprints every frame under HASH_THRESHOLD bytes (an md5 over every value, kept
+        # only as a batch marker in the results' meta): on a million lines it costs several
+        # times the checks themselves, more on Arrow-backed columns, which it hashes value by
+        # value in Python. Nothing here reads it; no frame is fingerprinted.
+        pandas_execution_engine.HASH_THRESHOLD = 0
         self._gx = gx
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -62,6 +73,8 @@ class GxSession:
         # The run name becomes a folder of the Data Docs: keep it to safe characters.
         self._run_id = gx.RunIdentifier(run_name=re.sub(r"[^A-Za-z0-9_.-]", "_", run_name or "stls"))
         self._names: set[str] = set()
+        self._suites: dict[str, Any] = {}
+        self.seconds = 0.0  # time spent in GX by this session (start-up, validations, docs)
         self.docs_dir = docs_dir
         if docs_dir is not None:
             docs_dir.mkdir(parents=True, exist_ok=True)
@@ -76,6 +89,7 @@ class GxSession:
                     "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
                 },
             )
+        self.seconds += time.monotonic() - started
 
     def _unique(self, name: str) -> str:
         candidate, number = name, 1
@@ -85,32 +99,75 @@ class GxSession:
         self._names.add(candidate)
         return candidate
 
+    def _suite(self, suite_module: Any) -> Any:
+        """`suite_module.build_suite()`, built and stored once per session: building a suite
+        costs about half a second, and more once a suite of its name is stored."""
+        suite = self._suites.get(suite_module.NAME)
+        if suite is None:
+            suite = self.context.suites.add(suite_module.build_suite())
+            self._suites[suite_module.NAME] = suite
+        return suite
+
     def run_suite(
         self, suite_module: Any, frame: Any, index_columns: list[str] | None = None
     ) -> list[CheckResult]:
         """Validate `frame` with `suite_module.build_suite()`; one CheckResult per expectation."""
+        started = time.monotonic()
         gx = self._gx
         name = self._unique(suite_module.NAME)
         batch = self._source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
-        built = suite_module.build_suite()
-        built.name = name
-        suite = self.context.suites.add(built)
         definition = self.context.validation_definitions.add(
-            gx.ValidationDefinition(name=name, data=batch, suite=suite)
+            gx.ValidationDefinition(name=name, data=batch, suite=self._suite(suite_module))
         )
         result_format: dict[str, Any] = {"result_format": "COMPLETE"}
         if index_columns:
             result_format["unexpected_index_column_names"] = index_columns
-        validation = definition.run(
-            batch_parameters={"dataframe": frame}, result_format=result_format, run_id=self._run_id
-        )
-        return [_check(suite_module.NAME, outcome) for outcome in validation.results]
+        try:
+            validation = definition.run(
+                batch_parameters={"dataframe": frame}, result_format=result_format, run_id=self._run_id
+            )
+        finally:
+            self._let_go()
+        checks = [_check(suite_module.NAME, outcome) for outcome in validation.results]
+        self.seconds += time.monotonic() - started
+        return checks
+
+    def run_suite_chunks(
+        self, suite_module: Any, frames: Iterable[Any], index_columns: list[str] | None = None
+    ) -> list[CheckResult]:
+        """Validate each frame of `frames` (parts of one dataset, e.g. groups of whole
+        returns) and merge the parts' results: one CheckResult per expectation, as if the
+        dataset had been validated whole. Frames are taken one at a time, so a generator
+        keeps one part in memory."""
+        merged: list[CheckResult] | None = None
+        for frame in frames:
+            if frame is None or frame.empty:
+                continue
+            part = self.run_suite(suite_module, frame, index_columns)
+            # Let the part go before the next one is built: GX's objects around it form
+            # reference cycles, which only the cycle collector frees.
+            del frame
+            gc.collect()
+            merged = part if merged is None else [_merge(a, b) for a, b in zip(merged, part, strict=True)]
+        return merged or []
+
+    def _let_go(self) -> None:
+        """Drop the batch and metrics GX keeps in the data source's execution engine after a
+        validation (they hold the frame and per-row results), so parts do not pile up."""
+        engine = self._source.get_execution_engine()
+        engine.batch_manager.reset_batch_cache()
+        engine.batch_manager.batch_data_cache.clear()  # the frames themselves
+        cache = getattr(engine, "_metric_cache", None)
+        if isinstance(cache, dict):
+            cache.clear()
 
     def build_docs(self) -> Path | None:
         """Write the Data Docs of every validation of this session; the index page's path."""
         if self.docs_dir is None:
             return None
+        started = time.monotonic()
         self.context.build_data_docs(site_names=[DOCS_SITE])
+        self.seconds += time.monotonic() - started
         return self.docs_dir / "index.html"
 
 
@@ -129,6 +186,12 @@ def _check(suite_name: str, outcome: Any) -> CheckResult:
         # An expectation that could not run (a missing column, a bad condition) is a defect
         # of the suite or its frame: stop, never report it as a plain failure or a pass.
         raise RuntimeError(f"{suite_name}: expectation {config.type} ({info.get('rule')}) raised: {error}")
+    failing = [_plain(row) for row in details.get("unexpected_index_list") or []]
+    pence_of = info.get("pence_of")
+    column = config.kwargs.get("column")
+    if pence_of and column:
+        # An integer-pence column checked in place of a money column: show the money.
+        failing = [_in_pounds(row, column, pence_of) for row in failing]
     return CheckResult(
         suite=suite_name,
         rule=info.get("rule", config.type),
@@ -140,7 +203,7 @@ def _check(suite_name: str, outcome: Any) -> CheckResult:
         success=bool(outcome.success),
         observed=details.get("observed_value"),
         unexpected_count=int(details.get("unexpected_count") or 0),
-        failing_rows=[_plain(row) for row in details.get("unexpected_index_list") or []],
+        failing_rows=failing,
         expected=info.get("expected") or _expected_text(config.kwargs),
         element_count=int(details.get("element_count") or 0),
         meta=info,
@@ -163,9 +226,49 @@ def _raised(info: Any) -> str | None:
     return None
 
 
+def _merge(a: CheckResult, b: CheckResult) -> CheckResult:
+    """One expectation's results on two parts of a dataset, as one result on the whole."""
+    if (a.suite, a.rule, a.expectation, a.column) != (b.suite, b.rule, b.expectation, b.column):
+        raise ValueError(f"cannot merge {a.suite}.{a.rule} with {b.suite}.{b.rule}")
+    return CheckResult(
+        suite=a.suite,
+        rule=a.rule,
+        code=a.code,
+        severity=a.severity,
+        description=a.description,
+        expectation=a.expectation,
+        column=a.column,
+        success=a.success and b.success,
+        observed=a.observed if a.observed is not None else b.observed,
+        unexpected_count=a.unexpected_count + b.unexpected_count,
+        failing_rows=a.failing_rows + b.failing_rows,
+        expected=a.expected,
+        element_count=a.element_count + b.element_count,
+        meta=a.meta,
+        column_b=a.column_b,
+    )
+
+
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    """numpy scalars become Python values, so results serialise and compare plainly."""
-    return {key: value.item() if hasattr(value, "item") else value for key, value in row.items()}
+    """numpy scalars become Python values and a missing value None, so results serialise
+    and compare plainly."""
+    import pandas as pd
+
+    plain: dict[str, Any] = {}
+    for key, value in row.items():
+        if value is pd.NA or value is pd.NaT:
+            plain[key] = None
+        else:
+            plain[key] = value.item() if hasattr(value, "item") else value
+    return plain
+
+
+def _in_pounds(row: dict[str, Any], pence_column: str, money_column: str) -> dict[str, Any]:
+    """The failing row with its integer pence shown as the money value (exact, 2 places)."""
+    pence = row.get(pence_column)
+    shown = {key: value for key, value in row.items() if key != pence_column}
+    shown[money_column] = None if pence is None else Decimal(int(pence)).scaleb(-2)
+    return shown
 
 
 def _expected_text(kwargs: dict[str, Any]) -> str | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 LedgerKey = tuple[str, str, int]  # sla_code, financial_year, period
 KpiKey = tuple[str, str]  # sla_code, kpi_month
@@ -89,22 +88,9 @@ class History:
             history.kpi.setdefault((sla, month), {})[code] = value
         return history
 
-    def add_ledger(self, key: LedgerKey, lines: list[dict[str, Any]], is_nil: bool) -> None:
-        zero = Decimal("0.00")
-        amounts = [line["amount"] for line in lines if line["amount"] is not None]
-        self.ledger[key] = LedgerPeriodFigures(
-            total=sum(amounts, zero),
-            spend=sum((a for a in amounts if a > 0), zero),
-            overhead=sum(
-                (
-                    line["amount"]
-                    for line in lines
-                    if line["is_overhead_recharge"] and line["amount"] is not None
-                ),
-                zero,
-            ),
-            is_nil=is_nil,
-        )
+    def add_ledger(self, key: LedgerKey, figures: LedgerPeriodFigures) -> None:
+        """A return of this run over what came before it for the same SLA-period."""
+        self.ledger[key] = figures
 
     def add_kpi(self, sla: str, month: str, values: dict[str, Decimal | None]) -> None:
         self.kpi[(sla, month)] = dict(values)
