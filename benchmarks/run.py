@@ -243,7 +243,7 @@ def stage_validation(ctx: Context) -> None:
             ok=ratio <= 5,
             peak_mb=gx["peak_mb"],
             note=f"same failures found by both: {'yes' if same else 'NO'}; the query over the pandas frame GX gets "
-            f"(Python objects) takes {sql['big_on_pandas_s'] / sql['lines'] * 1e6:.2f} s per million; "
+            f"(Arrow-backed columns) takes {sql['big_on_pandas_s'] / sql['lines'] * 1e6:.2f} s per million; "
             f"floor peak {sql['peak_mb']:,.0f} MB; building the frame {gx['frame_build_s']:.1f} s",
         )
     )
