@@ -15,10 +15,12 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 install: $(STAMP)
 
 # A fresh machine installs exactly the versions in constraints.txt (uv resolves in seconds).
+# Bytecode is compiled at install, as in a deployment image: every Airflow task, dbt and
+# GX process then starts from .pyc files, even where PYTHONDONTWRITEBYTECODE is set.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.*" || $(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip install --python $(BIN)/python --constraint constraints.txt -e ".[dev,postgres]"
+	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode --constraint constraints.txt -e ".[dev,postgres]"
 	touch $(STAMP)
 
 demo: $(STAMP)
