@@ -60,6 +60,9 @@ def stls_returns_pipeline() -> None:
 
     @task(pool=WAREHOUSE_POOL)
     def build_warehouse(load: dict) -> dict:
+        """dbt: a full build when the dbt project changed, else only what the changed
+        returns feed, or nothing when no source row changed; the decision and its reason
+        are written to this task's log before dbt starts, and returned."""
         from stls_warehouse import pipeline
 
         return pipeline.build_warehouse()

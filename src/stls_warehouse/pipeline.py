@@ -75,7 +75,10 @@ def load_returns(run_id: str) -> dict[str, Any]:
     return summary.as_dict() | {"checks_recorded": checks}
 
 
-def build_warehouse() -> dict[str, Any]:
+def build_warehouse(*, full: bool = False) -> dict[str, Any]:
+    """dbt: a full build when the dbt project changed or none succeeded yet, else only what
+    the sources feed, or nothing when no source row and not the status date changed
+    (transform.plan_build). The decision and its reason are in the task log and the result."""
     import time
 
     from stls_warehouse import transform
@@ -84,8 +87,12 @@ def build_warehouse() -> dict[str, Any]:
     home = paths().ensure()
     connect(home.warehouse).close()  # the raw tables exist even before the first return
     started = time.monotonic()
-    transform.build(home)
-    return {"dbt_build_seconds": round(time.monotonic() - started, 1)}
+    plan = transform.build(home, full=full)
+    return {
+        "dbt_build": plan.mode,
+        "dbt_build_reason": plan.reason,
+        "dbt_build_seconds": round(time.monotonic() - started, 1),
+    }
 
 
 def gate_warehouse(run_id: str | None = None) -> dict[str, Any]:

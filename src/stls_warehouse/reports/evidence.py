@@ -5,8 +5,10 @@ present):
 
 - `data_quality/mart_data_quality_results.csv`: the data quality results (the year's rows);
 - `gx_data_docs/`: Great Expectations Data Docs from `$STLS_HOME/reports/data_docs/`;
-- `dbt/docs/index.html`, `manifest.json`, `catalog.json` (`dbt docs generate`) and
-  `dbt/run_results.json` (the last dbt build and its tests) from `$STLS_HOME/dbt/target/`;
+- `dbt/docs/index.html`, `manifest.json`, `catalog.json` (`dbt docs generate`)
+  from `$STLS_HOME/dbt/target/`, and `dbt/run_results.json`: every node's and test's result in
+  its latest build (`$STLS_HOME/dbt/state/run_results.json`, which folds a targeted build's
+  results into those of the build before it);
 - `submission_ledger.csv`: every return received for the year, with hashes and outcomes;
 - `release/manifest.json`: the release the figures come from (every input file's SHA-256,
   row counts and checksums), and `release/inputs_<year>.csv`, the year's input files;
@@ -32,6 +34,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from stls_warehouse import transform
 from stls_warehouse.config import REPO_ROOT, Paths
 from stls_warehouse.quality.completeness import require_year_complete, year_completeness
 from stls_warehouse.reports.source import PublishedRelease
@@ -129,11 +132,11 @@ def collect_members(
             _read(target / name, home),
             f"$STLS_HOME/dbt/target/{name} (dbt docs generate)",
         )
-    add(
-        "dbt/run_results.json",
-        _read(target / "run_results.json", home),
-        "$STLS_HOME/dbt/target/run_results.json",
-    )
+    # Every node's latest result: a targeted build's own run_results.json lists only its nodes.
+    results = transform.results_path(home)
+    if not results.is_file():
+        results = target / "run_results.json"
+    add("dbt/run_results.json", _read(results, home), f"$STLS_HOME/{results.relative_to(home.home)}")
 
     docs = home.reports / "data_docs"
     files = sorted(p for p in docs.rglob("*") if p.is_file()) if docs.is_dir() else []
