@@ -27,6 +27,14 @@
         ],
     )
 }}
+{# The return and everything the finance marts group by. #}
+{% set grain = [
+    'sla_code', 'service_line', 'district', 'district_ons_code', 'area',
+    'financial_year', 'period', 'period_key', 'file_sha256',
+    'account_code', 'expenditure_category', 'fund_strand',
+    'activity_code', 'activity_fund_strand',
+    'is_outreach_on_core', 'is_core_on_outreach', 'is_overhead_recharge',
+] %}
 
 with
 
@@ -92,23 +100,9 @@ returns_to_load as (
 summed as (
 
     select
-        ledger_lines.sla_code,
-        ledger_lines.service_line,
-        ledger_lines.district,
-        ledger_lines.district_ons_code,
-        ledger_lines.area,
-        ledger_lines.financial_year,
-        ledger_lines.period,
-        ledger_lines.period_key,
-        ledger_lines.file_sha256,
-        ledger_lines.account_code,
-        ledger_lines.expenditure_category,
-        ledger_lines.fund_strand,
-        ledger_lines.activity_code,
-        ledger_lines.activity_fund_strand,
-        ledger_lines.is_outreach_on_core,
-        ledger_lines.is_core_on_outreach,
-        ledger_lines.is_overhead_recharge,
+        {%- for key in grain %}
+        ledger_lines.{{ key }},
+        {%- endfor %}
         sum(ledger_lines.amount) as amount,
         count(*) as line_count
 
@@ -116,23 +110,9 @@ summed as (
     inner join returns_to_load
         on ledger_lines.file_sha256 = returns_to_load.file_sha256
     group by
-        ledger_lines.sla_code,
-        ledger_lines.service_line,
-        ledger_lines.district,
-        ledger_lines.district_ons_code,
-        ledger_lines.area,
-        ledger_lines.financial_year,
-        ledger_lines.period,
-        ledger_lines.period_key,
-        ledger_lines.file_sha256,
-        ledger_lines.account_code,
-        ledger_lines.expenditure_category,
-        ledger_lines.fund_strand,
-        ledger_lines.activity_code,
-        ledger_lines.activity_fund_strand,
-        ledger_lines.is_outreach_on_core,
-        ledger_lines.is_core_on_outreach,
-        ledger_lines.is_overhead_recharge
+        {%- for key in grain %}
+        ledger_lines.{{ key }}{{ ',' if not loop.last }}
+        {%- endfor %}
 
 ),
 

@@ -3,6 +3,16 @@
 -- the summed numerator and denominator (macros/measure_value.sql), never
 -- averaged. The countywide PD and Sensory SLAs belong to no district and
 -- are left out of both.
+{# Each level's rows: the district measures summed over its code. #}
+{% set levels = [
+    {'name': 'DISTRICT', 'code': 'district_ons_code',
+     'label': 'district'},
+    {'name': 'AREA', 'code': 'area', 'label': 'area'},
+] %}
+{% set measure_columns = [
+    'financial_year', 'measure_group', 'measure_code', 'measure_name',
+    'unit', 'aggregation',
+] %}
 with
 
 measures as (
@@ -33,61 +43,27 @@ district_measures as (
 ),
 
 rolled_up as (
-
+{% for level in levels %}
     select
-        'DISTRICT' as geography_level,
-        district_ons_code as geography_code,
-        district as geography_name,
+        '{{ level.name }}' as geography_level,
+        {{ level.code }} as geography_code,
+        {{ level.label }} as geography_name,
         area,
-        financial_year,
-        measure_group,
-        measure_code,
-        measure_name,
-        unit,
-        aggregation,
+        {{ measure_columns | join(',\n        ') }},
         sum(numerator) as numerator,
         sum(denominator) as denominator,
         count(distinct sla_code) as slas_included
 
     from district_measures
     group by
-        district_ons_code,
-        district,
+        {{ level.code }},
+        {{ level.label }},
         area,
-        financial_year,
-        measure_group,
-        measure_code,
-        measure_name,
-        unit,
-        aggregation
-
+        {{ measure_columns | join(',\n        ') }}
+{% if not loop.last %}
     union all
-
-    select
-        'AREA' as geography_level,
-        area as geography_code,
-        area as geography_name,
-        area,
-        financial_year,
-        measure_group,
-        measure_code,
-        measure_name,
-        unit,
-        aggregation,
-        sum(numerator) as numerator,
-        sum(denominator) as denominator,
-        count(distinct sla_code) as slas_included
-
-    from district_measures
-    group by
-        area,
-        financial_year,
-        measure_group,
-        measure_code,
-        measure_name,
-        unit,
-        aggregation
-
+{% endif %}
+{%- endfor %}
 ),
 
 final as (
