@@ -345,3 +345,131 @@ def test_a_table_longer_than_an_excel_sheet_is_listed_but_left_to_the_other_form
     contents = [tuple(r) for r in book["Contents"].iter_rows(min_row=3, values_only=True)]
     assert ("long", "too long for Excel: use the Parquet, CSV or DuckDB file", 3) in contents
     assert sheets["short"] in book.sheetnames and len(book.sheetnames) == 2
+
+
+def test_the_checksum_counts_every_row_whatever_the_order(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    con.execute("create table twice as select * from (values (1, 'a'), (1, 'a'), (2, 'b'), (2, 'b')) t(n, s)")
+    con.execute("create table shuffled as select * from twice order by n desc")
+    con.execute("create table other as select * from (values (3, 'c'), (3, 'c'), (4, 'd'), (4, 'd')) t(n, s)")
+    con.execute(
+        "create table skewed as select * from (values (1, 'a'), (2, 'b'), (2, 'b'), (2, 'b')) t(n, s)"
+    )
+    con.execute("create table once as select distinct * from twice")
+    con.execute(
+        "create table changed as select * from (values (1, 'a'), (1, 'a'), (2, 'b'), (2, 'B')) t(n, s)"
+    )
+    got = {t: canonical_checksum(con, t) for t in ("twice", "shuffled", "other", "skewed", "once", "changed")}
+    assert got["twice"] == got["shuffled"]  # order does not matter
+    assert got["twice"][0] == 4 and got["once"][0] == 2
+    # Duplicates count: pairs never cancel out (an exclusive or would make these three equal).
+    assert len({got["twice"][1], got["other"][1], got["skewed"][1], got["once"][1]}) == 4
+    assert got["changed"] != got["twice"]
+    assert canonical_checksum(con, "(select * from twice where false)")[0] == 0
+    # The same rows read back from Parquet have the same checksum.
+    con.execute(f"copy shuffled to '{tmp_path / 'rows.parquet'}' (format parquet)")
+    assert canonical_checksum(con, f"read_parquet('{tmp_path / 'rows.parquet'}')") == got["twice"]
+    con.close()
+
+
+def test_the_workbook_audit_counts_tags_split_between_blocks(tmp_path: Path) -> None:
+    from stls_warehouse.publish.audit import _count_tags
+
+    xml = (
+        b"<worksheet><sheetData>"
+        + b"".join(
+            b'<row r="%d"><c t="inlineStr"><is><t>x</t></is></c><c><f>A1+1</f></c></row>' % i
+            for i in range(1, 41)
+        )
+        + b"<row><c/></row></sheetData></worksheet>"
+    )
+    book_path = tmp_path / "book.zip"
+    with zipfile.ZipFile(book_path, "w") as book:
+        book.writestr("xl/worksheets/sheet1.xml", xml)
+    with zipfile.ZipFile(book_path) as book:
+        for size in (1, 2, 3, 4, 5, 7, 64, 1 << 20):
+            assert _count_tags(book, "xl/worksheets/sheet1.xml", size) == (40, 41), size
+
+
+def test_a_release_reuses_the_files_of_unchanged_tables(year_home: Path, tmp_path: Path) -> None:
+    home = copy_home(year_home, tmp_path / "home")
+    first = current_manifest(home)
+    first_dir = current_release_dir(home)
+    assert first is not None and first_dir is not None
+    change_warehouse(home, "delete from marts.fct_ledger_lines where sla_code = 'SWA' and period = 3")
+    second = publish(home)
+    second_dir = current_release_dir(home)
+    assert second_dir is not None and second_dir != first_dir
+    unchanged = {t for t in first["tables"] if t != "fct_ledger_lines"}
+    assert set(second["files_reused_from"]) == unchanged
+    assert set(second["files_reused_from"].values()) == {first["release_id"]}
+    for table in first["tables"]:
+        for name in (f"parquet/{table}.parquet", f"csv/{table}.csv"):
+            same_file = os.path.samefile(first_dir / name, second_dir / name)
+            assert same_file == (table in unchanged), name
+            assert (second["files"][name] == first["files"][name]) == (table in unchanged), name
+    # Every file of the new release holds the new figures, however it came there.
+    rows = second["tables"]["fct_ledger_lines"]["rows"]
+    assert rows < first["tables"]["fct_ledger_lines"]["rows"]
+    with duckdb.connect(str(second_dir / "stls.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from fct_ledger_lines").fetchone()[0] == rows
+        for table, entry in second["tables"].items():
+            assert canonical_checksum(con, table) == (entry["rows"], entry["checksum"]), table
+    csv_rows = duckdb.execute(
+        "select count(*) from read_csv(?, all_varchar = true)",
+        [str(second_dir / "csv" / "fct_ledger_lines.csv")],
+    ).fetchone()[0]
+    assert csv_rows == rows
+    # The CSV and the database hold the table in the Parquet file's (sorted) order.
+    parquet = str(second_dir / "parquet" / "fct_ledger_lines.parquet")
+    sorted_ids = [
+        r[0] for r in duckdb.execute(f"select * from read_parquet('{parquet}') order by all").fetchall()
+    ]
+    with duckdb.connect(str(second_dir / "stls.duckdb"), read_only=True) as con:
+        assert [r[0] for r in con.execute("select * from fct_ledger_lines").fetchall()] == sorted_ids
+    # A rollback to the first release still finds all its files intact.
+    assert rollback(home)["release_id"] == first["release_id"]
+
+
+def test_a_release_checksummed_under_an_earlier_rule_is_published_again_once(
+    year_home: Path, tmp_path: Path
+) -> None:
+    home = copy_home(year_home, tmp_path / "home")
+    release = current_release_dir(home)
+    assert release is not None
+    old = json.loads((release / "manifest.json").read_text())
+    for entry in old["tables"].values():  # as an earlier version wrote it
+        entry["checksum_rule"] = "md5 of the rows cast to text, sorted, newline-joined"
+        entry["checksum"] = hashlib.md5(entry["checksum"].encode()).hexdigest()
+    del old["export_layout"], old["files_reused_from"]
+    for path in (release / "manifest.json", release / "parquet" / "manifest.json"):
+        path.chmod(0o644)
+        path.write_text(json.dumps(old, indent=1))
+    again = publish(home)
+    assert again["release_id"] != old["release_id"]
+    assert again["previous_release_id"] == old["release_id"]
+    assert again["files_reused_from"] == {}  # nothing compared across the two rules
+    assert publish(home)["release_id"] == again["release_id"]  # and only once
+    # The earlier release can still be rolled back to; the next publication publishes again.
+    assert rollback(home)["release_id"] == old["release_id"]
+    assert publish(home)["release_id"] > again["release_id"]
+
+
+def test_the_formats_read_the_sorted_parquet_back_with_the_warehouse_types(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    con.execute(
+        "create table source as select * from (values "
+        "(cast(3 as hugeint), cast('{\"a\": 1}' as json), 1.50::decimal(18, 2)), "
+        "(cast(1 as hugeint), cast('[2]' as json), -2.25::decimal(18, 2)), "
+        "(cast(1 as hugeint), cast('[2]' as json), -2.25::decimal(18, 2))) t(n, doc, amount)"
+    )
+    columns = exports.columns_of(con, "source")
+    exports.write_parquet(con, "source", tmp_path / "source.parquet")
+    relation = exports.in_file_order(con, tmp_path / "source.parquet", columns)
+    assert exports.columns_of(con, relation) == columns  # JSON and HUGEINT come back as they were
+    assert canonical_checksum(con, relation) == canonical_checksum(con, "source")
+    assert con.execute(f"select n from {relation}").fetchall() == [(1,), (1,), (3,)]
+    exports.write_duckdb(con, {"source": relation}, tmp_path / "out.duckdb", ordered=True)
+    con.execute(f"attach '{tmp_path / 'out.duckdb'}' as out (read_only)")
+    assert exports.columns_of(con, "out.main.source") == columns
+    assert canonical_checksum(con, "out.main.source") == canonical_checksum(con, "source")

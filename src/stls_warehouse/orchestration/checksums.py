@@ -1,11 +1,11 @@
 """Canonical checksums of the published tables: what "re-running changes nothing" is tested on.
 
-Each table's rows are checksummed in a canonical order (`audit.canonical_checksum`), over
-every column except those that record *when* or *in which run* something happened
-(`received_at`, `run_id`, `checked_at`): a back-fill run month by month legitimately
-differs from one run over all the files there and nowhere else. For the same reason the
-data quality results are compared on their per-return rows (one per check per file, as
-distinct rows); the per-run checks of the built warehouse repeat once per run.
+Each table's rows are checksummed as a multiset, whatever their order, in one streaming pass
+(`audit.canonical_checksum`), over every column except those that record *when* or *in which
+run* something happened (`received_at`, `run_id`, `checked_at`): a back-fill run month by
+month legitimately differs from one run over all the files there and nowhere else. For the
+same reason the data quality results are compared on their per-return rows (one per check
+per file, as distinct rows); the per-run checks of the built warehouse repeat once per run.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The files of a release, one writer per format, all written from the same source tables.
+"""The files of a release, one writer per format, all holding the same rows in the same order.
+
+Each table is sorted once (`order by all`) into its Parquet file; the CSV, DuckDB and XLSX
+writers then read that file in its order (`in_file_order`, `ordered=True`) rather than sort
+the table again. Every writer streams: DuckDB spills what does not fit its memory limit, and
+the workbook is written row by row.
 
 - Parquet: the contract's format, typed, decimals exact.
 - CSV: UTF-8, comma separated, header row, ISO dates. Text that a spreadsheet would run as
@@ -35,6 +40,11 @@ FORMULA_PATTERN = r"^[=+\-@\t\r]"
 DUCKDB_STORAGE_VERSION = "v1.0.0"  # readable by DuckDB 1.0 and every later release
 DUCKDB_STORAGE_NUMBER = 64  # the version number DuckDB writes in the header for v1.0.0
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit less the header row
+# The files' layout: a release reuses an earlier release's file of an unchanged table only
+# when that file was written under the same layout. Raise it whenever a writer changes.
+EXPORT_LAYOUT = 1
+# What a publishing connection may hold in memory; sorts beyond it spill to its temp folder.
+MEMORY_LIMIT = "2GB"
 
 _TEXT_TYPES = ("VARCHAR", "JSON", "UUID")
 _MONEY = "#,##0.00;[Red]-#,##0.00"
@@ -55,12 +65,19 @@ class Column:
         return int(match.group(1)) if match else None
 
 
-def connect_quietly() -> Any:
-    """An in-memory DuckDB connection without the progress bar (it would fill task logs)."""
+def connect_quietly(spill_to: Path | None = None) -> Any:
+    """An in-memory DuckDB connection without the progress bar (it would fill task logs).
+
+    With `spill_to`, the connection holds at most MEMORY_LIMIT and writes what a large sort
+    needs beyond it to files in that folder.
+    """
     import duckdb
 
     con = duckdb.connect()
     con.execute("set enable_progress_bar = false")
+    if spill_to is not None:
+        con.execute(f"set temp_directory = {sql_string(str(spill_to))}")
+        con.execute(f"set memory_limit = {sql_string(MEMORY_LIMIT)}")
     return con
 
 
@@ -88,11 +105,40 @@ def neutralise(text: str) -> str:
 
 
 def write_parquet(con: Any, relation: str, target: Path) -> None:
+    """The table in its canonical order (`order by all`): the other formats follow this file."""
     con.execute(f"copy (select * from {relation} order by all) to {sql_string(str(target))} (format parquet)")
 
 
-def write_csv(con: Any, relation: str, columns: Sequence[Column], target: Path) -> None:
-    """CSV with the formula guard applied to every text column, in SQL so it stays fast."""
+def in_file_order(con: Any, parquet: Path, columns: Sequence[Column]) -> str:
+    """A relation reading a Parquet file written by `write_parquet`, in the file's row order.
+
+    DuckDB keeps a file's order when it copies or creates from it, so the CSV, DuckDB and XLSX
+    writers read the sorted Parquet file instead of sorting the table again. A column whose
+    type does not survive Parquet (JSON, HUGEINT, ...) is cast back to the warehouse's type.
+    """
+    source = f"read_parquet({sql_string(str(parquet))})"
+    stored = {c.name: c.type for c in columns_of(con, source)}
+    select = ", ".join(
+        quote_ident(c.name)
+        if stored.get(c.name) == c.type
+        else f"cast({quote_ident(c.name)} as {c.type}) as {quote_ident(c.name)}"
+        for c in columns
+    )
+    return f"(select {select or '*'} from {source})"
+
+
+def _ordered(relation: str, ordered: bool) -> str:
+    return f"select * from {relation}" if ordered else f"select * from {relation} order by all"
+
+
+def write_csv(
+    con: Any, relation: str, columns: Sequence[Column], target: Path, *, ordered: bool = False
+) -> None:
+    """CSV with the formula guard applied to every text column, in SQL so it stays fast.
+
+    `ordered`: the relation is already in its canonical order (`in_file_order`); otherwise
+    it is sorted here.
+    """
     select = ", ".join(
         (
             f"case when regexp_matches({quote_ident(c.name)}, {sql_string(FORMULA_PATTERN)}) "
@@ -103,19 +149,17 @@ def write_csv(con: Any, relation: str, columns: Sequence[Column], target: Path) 
         for c in columns
     )
     con.execute(
-        f"copy (select {select} from {relation} order by all) to {sql_string(str(target))} "
+        f"copy (select {select} from ({_ordered(relation, ordered)})) to {sql_string(str(target))} "
         "(format csv, header true, delimiter ',')"
     )
 
 
-def write_duckdb(con: Any, relations: dict[str, str], target: Path) -> None:
+def write_duckdb(con: Any, relations: dict[str, str], target: Path, *, ordered: bool = False) -> None:
     """A new database file with one table per relation, checkpointed and detached (closed)."""
     con.execute(f"attach {sql_string(str(target))} as published (storage_version '{DUCKDB_STORAGE_VERSION}')")
     try:
         for table, relation in relations.items():
-            con.execute(
-                f"create table published.main.{quote_ident(table)} as select * from {relation} order by all"
-            )
+            con.execute(f"create table published.main.{quote_ident(table)} as {_ordered(relation, ordered)}")
         con.execute("checkpoint published")
     finally:
         con.execute("detach published")
@@ -147,7 +191,13 @@ _ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def write_xlsx(
-    con: Any, relations: dict[str, str], columns: dict[str, list[Column]], target: Path, title: str
+    con: Any,
+    relations: dict[str, str],
+    columns: dict[str, list[Column]],
+    target: Path,
+    title: str,
+    *,
+    ordered: bool = False,
 ) -> dict[str, str]:
     """The finance workbook: a contents sheet, then one sheet per table; returns sheet names.
 
@@ -211,7 +261,7 @@ def write_xlsx(
         if cols:
             sheet.autofilter(0, 0, counts[table], len(cols) - 1)
         writers = [_cell_writer(sheet, style(_number_format(c)), quoted) for c in cols]
-        result = con.execute(f"select * from {relation} order by all")
+        result = con.execute(_ordered(relation, ordered))  # streamed, 10,000 rows at a time
         row = 1
         while batch := result.fetchmany(10_000):
             for values in batch:

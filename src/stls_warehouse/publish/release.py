@@ -15,8 +15,15 @@ they all change together. A reader that wants several tables of one release reso
 `current` once (`current_release_dir`).
 
 A release whose tables have the same checksums as the current one is not published again
-(tables that only record the runs, such as the data quality results, do not count). The last
-releases are kept for `rollback`.
+(tables that only record the runs, such as the data quality results, do not count). A new
+release takes the Parquet and CSV files of each table that did not change from the current
+release (hard links: a release's files are never written to once published) instead of writing
+them again; the DuckDB file and the workbook hold every table and are always written anew, all
+from the sorted Parquet files. Every file is audited, whichever way it came. The last releases
+are kept for `rollback`.
+
+Memory stays bounded: checksums and the audit stream, the writers stream, and the one sort per
+changed table spills to `work/.publish_spill` beyond `exports.MEMORY_LIMIT`.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from typing import Any
 from stls_warehouse.config import REPO_ROOT, Paths
 from stls_warehouse.publish import exports
 from stls_warehouse.publish.audit import (
+    CHECKSUM_RULE,
     AuditFailed,
     audit_candidate,
     canonical_checksum,
@@ -139,7 +147,9 @@ def publish(paths: Paths) -> dict[str, Any]:
 
     paths.published.mkdir(parents=True, exist_ok=True)
     with _publication_lock(paths):
-        con = exports.connect_quietly()
+        spill = paths.work / ".publish_spill"
+        spill.mkdir(parents=True, exist_ok=True)
+        con = exports.connect_quietly(spill_to=spill)
         try:
             con.execute(f"attach {exports.sql_string(str(paths.warehouse))} as wh (read_only)")
             sources = _sources(con)
@@ -153,12 +163,15 @@ def publish(paths: Paths) -> dict[str, Any]:
             release_id = _new_release_id(current)
             staging = paths.published / "releases" / f".{release_id}.tmp"
             try:
-                manifest = _write_candidate(con, staging, release_id, sources, checksums, current)
+                manifest = _write_candidate(
+                    con, staging, release_id, sources, checksums, current, current_release_dir(paths)
+                )
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
         finally:
             con.close()
+            shutil.rmtree(spill, ignore_errors=True)
         try:
             audit_candidate(staging, manifest)
             # PostgreSQL before the files: if it fails, neither target changes.
@@ -244,6 +257,8 @@ def _sources(con: Any) -> dict[str, str]:
 def _unchanged(current: dict[str, Any] | None, checksums: dict[str, tuple[int, str]]) -> bool:
     if current is None or current.get("format") != MANIFEST_FORMAT:
         return False
+    if any(v.get("checksum_rule") != CHECKSUM_RULE for v in current["tables"].values()):
+        return False  # checksummed under an earlier rule: published again once, under this one
     published = {
         t: (v["rows"], v["checksum"]) for t, v in current["tables"].items() if t not in RUN_RECORD_TABLES
     }
@@ -264,22 +279,40 @@ def _write_candidate(
     sources: dict[str, str],
     checksums: dict[str, tuple[int, str]],
     current: dict[str, Any] | None,
+    current_dir: Path | None,
 ) -> dict[str, Any]:
     (staging / "parquet").mkdir(parents=True)
     (staging / "csv").mkdir()
     columns = {t: exports.columns_of(con, r) for t, r in sources.items()}
+    reused = _reusable_files(current, current_dir, checksums, columns)
+    files: dict[str, dict[str, Any]] = {}
+    in_order: dict[str, str] = {}
     for table, relation in sources.items():
-        exports.write_parquet(con, relation, staging / "parquet" / f"{table}.parquet")
-        exports.write_csv(con, relation, columns[table], staging / "csv" / f"{table}.csv")
-    exports.write_duckdb(con, sources, staging / "stls.duckdb")
+        parquet, csv = staging / "parquet" / f"{table}.parquet", staging / "csv" / f"{table}.csv"
+        if table in reused:
+            assert current_dir is not None
+            for name, entry in reused[table].items():
+                _link_or_copy(current_dir / name, staging / name)
+                files[name] = entry
+        else:
+            exports.write_parquet(con, relation, parquet)
+        in_order[table] = exports.in_file_order(con, parquet, columns[table])
+        if table not in reused:
+            exports.write_csv(con, in_order[table], columns[table], csv, ordered=True)
+    exports.write_duckdb(con, in_order, staging / "stls.duckdb", ordered=True)
     sheets = exports.write_xlsx(
-        con, sources, columns, staging / "stls_finance.xlsx", f"STLS published tables, release {release_id}"
+        con,
+        in_order,
+        columns,
+        staging / "stls_finance.xlsx",
+        f"STLS published tables, release {release_id}",
+        ordered=True,
     )
-    files = {
-        path.relative_to(staging).as_posix(): {"sha256": sha256_of(path), "bytes": path.stat().st_size}
-        for path in sorted(staging.rglob("*"))
-        if path.is_file()
-    }
+    for path in sorted(staging.rglob("*")):
+        name = path.relative_to(staging).as_posix()
+        if path.is_file() and name not in files:
+            files[name] = {"sha256": sha256_of(path), "bytes": path.stat().st_size}
+    files = dict(sorted(files.items()))
     manifest = {
         "format": MANIFEST_FORMAT,
         "release_id": release_id,
@@ -290,12 +323,15 @@ def _write_candidate(
             t: {
                 "rows": checksums[t][0],
                 "checksum": checksums[t][1],
-                "checksum_rule": "md5 of the rows cast to text, sorted, newline-joined",
+                "checksum_rule": CHECKSUM_RULE,
                 "columns": [[c.name, c.type] for c in columns[t]],
             }
             for t in sources
         },
         "files": files,
+        # Tables whose Parquet and CSV files are those of the release named (unchanged since).
+        "files_reused_from": {t: current["release_id"] for t in reused} if current else {},
+        "export_layout": exports.EXPORT_LAYOUT,
         "duckdb_storage_version": exports.DUCKDB_STORAGE_VERSION,
         "csv_formula_guard": exports.CSV_FORMULA_GUARD,
         "xlsx_sheets": sheets,
@@ -306,6 +342,54 @@ def _write_candidate(
     (staging / "manifest.json").write_text(text, encoding="utf-8")
     (staging / "parquet" / "manifest.json").write_text(text, encoding="utf-8")  # the older path
     return manifest
+
+
+def _reusable_files(
+    current: dict[str, Any] | None,
+    current_dir: Path | None,
+    checksums: dict[str, tuple[int, str]],
+    columns: dict[str, list[exports.Column]],
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The current release's Parquet and CSV files (with their manifest entries) per unchanged table.
+
+    A table's files are taken only when the current release checksummed it under the same rule
+    to the same rows and checksum, with the same columns, wrote them in the same layout and
+    CSV formula guard, and the files still match its manifest.
+    """
+    if (
+        current is None
+        or current_dir is None
+        or current.get("format") != MANIFEST_FORMAT
+        or current.get("export_layout") != exports.EXPORT_LAYOUT
+        or current.get("csv_formula_guard") != exports.CSV_FORMULA_GUARD
+    ):
+        return {}
+    reusable: dict[str, dict[str, dict[str, Any]]] = {}
+    for table, (rows, checksum) in checksums.items():
+        entry = current["tables"].get(table)
+        if (
+            entry is None
+            or entry.get("checksum_rule") != CHECKSUM_RULE
+            or (entry["rows"], entry["checksum"]) != (rows, checksum)
+            or entry["columns"] != [[c.name, c.type] for c in columns[table]]
+        ):
+            continue
+        names = (f"parquet/{table}.parquet", f"csv/{table}.csv")
+        found = {name: current["files"].get(name) for name in names}
+        if all(
+            e is not None and (current_dir / n).is_file() and sha256_of(current_dir / n) == e["sha256"]
+            for n, e in found.items()
+        ):
+            reusable[table] = {n: dict(e) for n, e in found.items() if e is not None}
+    return reusable
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link to an earlier release's file (never written to again), or a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def _returns_in_release(con: Any) -> list[dict[str, Any]]:

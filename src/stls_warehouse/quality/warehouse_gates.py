@@ -345,8 +345,12 @@ def columns_frame(con: Any) -> Any:
 
 
 def _fingerprint(con: Any, rows: list[CheckRow]) -> str:
-    """The data the checks looked at, and what they found."""
-    from stls_warehouse.publish.release import canonical_checksum
+    """The data the checks looked at, and what they found.
+
+    Each table enters as its row count and order-independent checksum, one streaming pass
+    with bounded memory per table (`audit.canonical_checksum`).
+    """
+    from stls_warehouse.publish.audit import canonical_checksum
     from stls_warehouse.quality.results import MART
 
     digest = hashlib.sha256()
