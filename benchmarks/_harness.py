@@ -675,24 +675,12 @@ def case_stage(p: dict[str, Any]) -> dict[str, Any]:
                 if isinstance(v, int)
             }
         elif stage == "build":
-            timed("build", pipeline.build_warehouse)
-        elif stage == "build_targeted":
-            # What the returns feed, without seeds, their tests or the logic-only unit tests:
-            # the incremental build the pipeline could run (dbt_bench.py's "targeted").
-            from stls_warehouse import transform
-
-            timed(
-                "build_targeted",
-                lambda: transform.run_dbt(
-                    home,
-                    "build",
-                    "--fail-fast",
-                    "--select",
-                    "source:returns+",
-                    "--exclude-resource-type",
-                    "unit_test",
-                ),
-            )
+            details["build"] = {
+                k: v for k, v in timed("build", pipeline.build_warehouse).items() if k.startswith("dbt_build")
+            }
+        elif stage == "build_full":
+            # The whole project, as the pipeline built it on every run before builds were planned.
+            timed("build_full", lambda: pipeline.build_warehouse(full=True))
         elif stage == "full_refresh":
             from stls_warehouse import transform
 
