@@ -23,6 +23,7 @@ from typing import Any
 
 from stls_warehouse import reference
 from stls_warehouse.intake.problems import Problem
+from stls_warehouse.intake.schema import LEDGER
 from stls_warehouse.intake.stage import read_staged, rewrite_staged
 from stls_warehouse.periods import LedgerPeriod, parse_financial_year, parse_kpi_month
 from stls_warehouse.quality.gx_runner import CheckResult, GxSession
@@ -144,18 +145,7 @@ def gate_returns(
 # half a second of GX overhead.
 CHUNK_LINES = 500_000
 # What the ledger-lines frame takes from a staged return (free text never enters it).
-_LINE_COLUMNS = (
-    "source_row",
-    "sla_code",
-    "financial_year",
-    "period",
-    "line_ref",
-    "posting_date",
-    "account_code",
-    "fund_strand",
-    "amount",
-    "is_overhead_recharge",
-)
+_LINE_COLUMNS = ("source_row", *(c for c in LEDGER.columns if c not in _FREE_TEXT))
 _FIGURE_COLUMNS = ("account_code", "amount", "is_overhead_recharge")
 
 
