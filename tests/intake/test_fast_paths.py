@@ -12,13 +12,12 @@ hand-made layouts at the edges of the row layout, and on sheets mutated at rando
 from __future__ import annotations
 
 import io
-import os
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from stls_warehouse.intake import reader
@@ -26,6 +25,7 @@ from stls_warehouse.intake.problems import ReturnUnreadable
 from tests.factories import ledger_rows, xlsx_bytes
 from tests.intake.corpus import corpus
 from tests.intake.hostile import SHEET_HEAD, SHEET_TAIL, rezip
+from tests.intake.test_fuzz import FUZZ
 
 WANTED = {"ledger", "kpi", "control"}
 SHEET = "xl/worksheets/sheet1.xml"
@@ -204,12 +204,7 @@ PIECES = [
 ]
 
 
-@settings(
-    max_examples=int(os.environ.get("STLS_FUZZ_EXAMPLES", "150")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    database=None,
-)
+@FUZZ
 @given(
     st.lists(
         st.tuples(
