@@ -16,6 +16,7 @@ import great_expectations as gx
 
 from expectations import BLOCKING, WARNING, meta
 from stls_warehouse import reference
+from stls_warehouse.intake.values import MONEY_LIMIT
 
 NAME = "ledger_return"
 INDEX_COLUMNS = ["file_sha256", "source_row"]
@@ -37,8 +38,8 @@ def build_suite() -> gx.ExpectationSuite:
     suite.add_expectation(
         e.ExpectColumnValuesToBeBetween(
             column="amount_pence",
-            min_value=-10_000_000 * PENCE,
-            max_value=10_000_000 * PENCE,
+            min_value=-int(MONEY_LIMIT) * PENCE,
+            max_value=int(MONEY_LIMIT) * PENCE,
             meta=meta(
                 "amount_in_contract_range",
                 BLOCKING,

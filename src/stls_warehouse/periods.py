@@ -80,6 +80,9 @@ class KpiMonth:
     def end_date(self) -> date:
         return _month_end(self.year, self.month)
 
+    def previous(self) -> KpiMonth:
+        return KpiMonth(self.year, self.month - 1) if self.month > 1 else KpiMonth(self.year - 1, 12)
+
 
 def parse_kpi_month(text: str) -> KpiMonth | None:
     match = MONTH_RE.match(text)

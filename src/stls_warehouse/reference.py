@@ -119,6 +119,12 @@ def fund_strands() -> tuple[str, ...]:
     return tuple(row["fund_strand"] for row in _rows("ref_fund_strands"))
 
 
+def fund_strands_in_words() -> str:
+    """The fund strands as a school reads them in a message: `CORE, OUTREACH, PENSION or TRADED`."""
+    *first, last = fund_strands()
+    return f"{', '.join(first)} or {last}" if first else last
+
+
 @cache
 def budgets() -> dict[tuple[str, str], Budget]:
     """Core and outreach budget per (sla_code, financial_year)."""

@@ -72,7 +72,7 @@ def ledger_template(sla_code: str, period_key: str, fmt: str) -> tuple[str, byte
         notes = [
             ["column", "required", "what to write"],
             *[
-                _row(column, "yes" if column in LEDGER.required else "no", _LEDGER_HELP[column])
+                _row(column, "yes" if column in LEDGER.required else "no", _ledger_help(column))
                 for column in LEDGER.columns
             ],
             [],
@@ -135,11 +135,16 @@ _LEDGER_HELP = {
     "posting_date": "YYYY-MM-DD or DD/MM/YYYY, inside the period's month (P13: March or April)",
     "cost_centre": "free text, may be empty",
     "account_code": "a CFR code, e.g. E01, E20A, I08a (or NIL on a nil return)",
-    "fund_strand": "CORE, OUTREACH, PENSION or TRADED",
     "description": "free text, may be empty; never published",
     "amount": "pounds: positive = spend, negative = income, e.g. 1234.56 or (1,234.56)",
     "is_overhead_recharge": "Y or N",
 }
+
+
+def _ledger_help(column: str) -> str:
+    if column == "fund_strand":
+        return reference.fund_strands_in_words()
+    return _LEDGER_HELP[column]
 
 
 def optional_kpi_note() -> str:

@@ -64,12 +64,17 @@ REQUIRED_FORMS = {
     "line_ref": "a reference unique within the return",
     "posting_date": "a date as YYYY-MM-DD or DD/MM/YYYY",
     "account_code": "a CFR account code, e.g. E01 (or NIL on a nil return)",
-    "fund_strand": "CORE, OUTREACH, PENSION or TRADED",
     "amount": "an amount in pounds, e.g. 1234.56",
     "is_overhead_recharge": "Y or N",
     "month": "the month, e.g. 2022-10",
     "kpi_code": "a KPI code, e.g. REF_RCVD",
 }
+
+
+def _required_form(column: str) -> str:
+    if column == "fund_strand":
+        return reference.fund_strands_in_words()
+    return REQUIRED_FORMS.get(column, "a value")
 
 
 @dataclass(frozen=True)
@@ -585,7 +590,7 @@ class _Row:
                 missing_code,
                 column,
                 f"'{column}' is empty on row {self.number}; it is required, fill it in.",
-                expected=REQUIRED_FORMS.get(column, "a value"),
+                expected=_required_form(column),
             )
         return raw
 
@@ -697,6 +702,8 @@ def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _T
     lines: list[LedgerLine] = []
     accounts = reference.account_codes()
     strands = reference.fund_strands()
+    # Codes the CFR list has only in lettered forms (E20A..E20G, I08a, ...), unlettered.
+    lettered = {code[:-1] for code in accounts if code[-1].isalpha()}
     result.line_count = len(table.rows)
     for number, cells in table.rows:
         if number in table.ragged:
@@ -754,7 +761,7 @@ def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _T
             elif key in accounts:
                 account = accounts[key].account_code
             else:
-                hint = " (use its lettered form, e.g. E20A or I08a)" if key in ("E20", "E28", "I08") else ""
+                hint = " (use its lettered form, e.g. E20A or I08a)" if key in lettered else ""
                 row.error(
                     Code.UNKNOWN_ACCOUNT,
                     "account_code",
@@ -771,9 +778,9 @@ def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _T
                 row.error(
                     Code.INVALID_FUND_STRAND,
                     "fund_strand",
-                    f"'{cell.text}' is not a fund strand; use CORE, OUTREACH, PENSION or TRADED.",
+                    f"'{cell.text}' is not a fund strand; use {reference.fund_strands_in_words()}.",
                     cell,
-                    "CORE, OUTREACH, PENSION or TRADED",
+                    reference.fund_strands_in_words(),
                 )
         amount = None
         if (cell := row.required("amount", Code.AMOUNT_INVALID)) is not None:

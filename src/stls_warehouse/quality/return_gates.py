@@ -25,7 +25,7 @@ from stls_warehouse import reference
 from stls_warehouse.intake.problems import Problem
 from stls_warehouse.intake.schema import LEDGER
 from stls_warehouse.intake.stage import read_staged, rewrite_staged
-from stls_warehouse.periods import LedgerPeriod, parse_financial_year, parse_kpi_month
+from stls_warehouse.periods import KpiMonth, LedgerPeriod, parse_financial_year, parse_kpi_month
 from stls_warehouse.quality.gx_runner import CheckResult, GxSession
 from stls_warehouse.quality.history import History, LedgerPeriodFigures
 from stls_warehouse.quality.results import rows_for_intake, rows_for_returns, stage_rows
@@ -567,8 +567,8 @@ def _has_staff(history: History, sla: str, year: str, period: int) -> bool:
     """Staff in post that month by the SLA's KPI return; without one, a budget means staff."""
     start = parse_financial_year(year)
     if start is not None and period <= 12:
-        calendar_year, month = LedgerPeriod(start, period).months()[0]
-        fte = history.kpi.get((sla, f"{calendar_year:04d}-{month:02d}"), {}).get("STAFF_FTE")
+        month = KpiMonth(*LedgerPeriod(start, period).months()[0])
+        fte = history.kpi.get((sla, month.key), {}).get("STAFF_FTE")
         if fte is not None:
             return fte > 0
     budget = reference.budgets().get((sla, year))
@@ -577,10 +577,7 @@ def _has_staff(history: History, sla: str, year: str, period: int) -> bool:
 
 def _previous_month(key: str | None) -> str | None:
     month = parse_kpi_month(key or "")
-    if month is None:
-        return None
-    year, number = (month.year, month.month - 1) if month.month > 1 else (month.year - 1, 12)
-    return f"{year:04d}-{number:02d}"
+    return month.previous().key if month is not None else None
 
 
 def _months_comparable(key: str | None) -> bool:
