@@ -148,17 +148,18 @@ def build_suite() -> gx.ExpectationSuite:
             ),
         )
     )
+    most = int(threshold("count_plausible", "max_count"))
     suite.add_expectation(
         e.ExpectColumnValuesToBeBetween(
             column="value",
             min_value=0,
-            max_value=2_000,
+            max_value=most,
             row_condition='unit == "count"',
             condition_parser="pandas",
             meta=meta(
                 "count_plausible",
                 WARNING,
-                "A monthly count above 2,000 is far outside what one STLS team reports; check it.",
+                f"A monthly count above {most:,} is far outside what one STLS team reports; check it.",
             ),
         )
     )

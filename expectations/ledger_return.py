@@ -17,6 +17,7 @@ import great_expectations as gx
 from expectations import BLOCKING, WARNING, meta
 from stls_warehouse import reference
 from stls_warehouse.intake.values import MONEY_LIMIT
+from stls_warehouse.quality.thresholds import threshold
 
 NAME = "ledger_return"
 INDEX_COLUMNS = ["file_sha256", "source_row"]
@@ -157,17 +158,18 @@ def build_suite() -> gx.ExpectationSuite:
             ),
         )
     )
+    plausible = int(threshold("amount_plausible", "max_abs_amount"))
     suite.add_expectation(
         e.ExpectColumnValuesToBeBetween(
             column="amount_pence",
-            min_value=-250_000 * PENCE,
-            max_value=250_000 * PENCE,
+            min_value=-plausible * PENCE,
+            max_value=plausible * PENCE,
             meta=meta(
                 "amount_plausible",
                 WARNING,
-                "A single line over £250,000 either way is unusual for an STLS ledger; check it.",
+                f"A single line over £{plausible:,} either way is unusual for an STLS ledger; check it.",
                 **_IN_POUNDS,
-                expected="between -250000.0 and 250000.0",
+                expected=f"between -{plausible}.0 and {plausible}.0",
             ),
         )
     )

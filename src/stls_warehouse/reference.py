@@ -25,7 +25,8 @@ EXPENDITURE_CATEGORIES = (
 )
 
 
-def _rows(name: str) -> list[dict[str, str]]:
+def seed_rows(name: str) -> list[dict[str, str]]:
+    """A seed's rows as text, read from its one home under dbt_project/seeds."""
     path: Path = SEEDS_DIR / f"{name}.csv"
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
@@ -81,7 +82,7 @@ def slas() -> dict[str, Sla]:
     """The SLA register as it stands today (rows whose validity covers today)."""
     today = date.today().isoformat()
     register = {}
-    for row in _rows("ref_sla_register"):
+    for row in seed_rows("ref_sla_register"):
         if row["valid_from"] <= today <= row["valid_to"]:
             register[row["sla_code"]] = Sla(**{k: row[k] for k in Sla.__dataclass_fields__})
     return register
@@ -94,7 +95,7 @@ def account_codes() -> dict[str, AccountCode]:
         row["account_code"].upper(): AccountCode(
             row["account_code"], row["account_name"], row["expenditure_category"]
         )
-        for row in _rows("ref_account_codes")
+        for row in seed_rows("ref_account_codes")
     }
 
 
@@ -110,13 +111,13 @@ def kpi_definitions() -> dict[str, KpiDefinition]:
             target=_optional_decimal(row["target"]),
             floor=_optional_decimal(row["floor"]),
         )
-        for row in _rows("ref_kpi_definitions")
+        for row in seed_rows("ref_kpi_definitions")
     }
 
 
 @cache
 def fund_strands() -> tuple[str, ...]:
-    return tuple(row["fund_strand"] for row in _rows("ref_fund_strands"))
+    return tuple(row["fund_strand"] for row in seed_rows("ref_fund_strands"))
 
 
 def fund_strands_in_words() -> str:
@@ -135,13 +136,15 @@ def budgets() -> dict[tuple[str, str], Budget]:
             Decimal(row["core_budget"]),
             Decimal(row["outreach_budget"]),
         )
-        for row in _rows("ref_sla_budgets")
+        for row in seed_rows("ref_sla_budgets")
     }
 
 
 @cache
 def pension_funding() -> dict[str, Decimal]:
-    return {row["financial_year"]: Decimal(row["pension_funding"]) for row in _rows("ref_pension_funding")}
+    return {
+        row["financial_year"]: Decimal(row["pension_funding"]) for row in seed_rows("ref_pension_funding")
+    }
 
 
 @cache

@@ -7,11 +7,10 @@ value through `threshold(rule, parameter)` and never restate it.
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
 from functools import cache
 
-from stls_warehouse.config import SEEDS_DIR
+from stls_warehouse import reference
 
 SEED = "ref_quality_thresholds"
 
@@ -22,8 +21,7 @@ class ThresholdMissing(KeyError):
 
 @cache
 def thresholds() -> dict[tuple[str, str], Decimal]:
-    with (SEEDS_DIR / f"{SEED}.csv").open(newline="", encoding="utf-8") as handle:
-        return {(row["rule"], row["parameter"]): Decimal(row["value"]) for row in csv.DictReader(handle)}
+    return {(row["rule"], row["parameter"]): Decimal(row["value"]) for row in reference.seed_rows(SEED)}
 
 
 def threshold(rule: str, parameter: str) -> Decimal:
