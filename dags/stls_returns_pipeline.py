@@ -11,10 +11,9 @@ from datetime import datetime
 
 from airflow.sdk import Asset, dag, task
 
-from stls_warehouse.orchestration.dag_defaults import default_args
+from stls_warehouse.orchestration.dag_defaults import PUBLISHED_URI, WAREHOUSE_POOL, default_args
 
-WAREHOUSE_POOL = "stls_warehouse_writer"  # one slot: one DuckDB writer at a time
-PUBLISHED = Asset("stls://published/marts")
+PUBLISHED = Asset(PUBLISHED_URI)
 
 DEFAULT_ARGS = default_args()  # owner, retries (STLS_TASK_RETRIES), failure e-mail
 

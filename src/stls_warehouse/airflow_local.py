@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from stls_warehouse.config import REPO_ROOT, Paths
+from stls_warehouse.orchestration.deployment import POOL
 
 DAG_ID = "stls_returns_pipeline"
-WAREHOUSE_POOL = "stls_warehouse_writer"
 
 
 def airflow_env(home: Paths) -> dict[str, str]:
@@ -57,7 +57,7 @@ def ensure_metadata(home: Paths) -> dict[str, str]:
     airflow_home.mkdir(parents=True, exist_ok=True)
     marker = airflow_home / ".stls-initialised"
     if not marker.exists():
-        for args in (("db", "migrate"), ("pools", "set", WAREHOUSE_POOL, "1", "One DuckDB writer at a time")):
+        for args in (("db", "migrate"), ("pools", "set", *POOL)):
             done = _airflow(env, *args)
             if done.returncode != 0:
                 raise RuntimeError(

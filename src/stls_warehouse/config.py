@@ -55,6 +55,11 @@ class Paths:
     def reports(self) -> Path:
         return self.home / "reports"
 
+    @property
+    def feedback(self) -> Path:
+        """One note per file received, for the school that sent it."""
+        return self.home / "feedback"
+
     def ensure(self) -> Paths:
         for folder in (
             self.landing,

@@ -112,7 +112,7 @@ def publish_release() -> dict[str, Any]:
     manifest = publish(paths().ensure())
     return {
         "release_id": manifest["release_id"],
-        "tables": {t: v["rows"] if isinstance(v, dict) else v for t, v in manifest["tables"].items()},
+        "tables": {t: v["rows"] for t, v in manifest["tables"].items()},
         "targets": ["files", "postgresql"] if postgres_url() else ["files"],
     }
 

@@ -91,6 +91,10 @@ def target_dir(paths: Paths) -> Path:
     return paths.home / "dbt" / "target"
 
 
+def log_dir(paths: Paths) -> Path:
+    return paths.home / "dbt" / "logs"
+
+
 def state_dir(paths: Paths) -> Path:
     """The last successful build: `last_build.json` and a copy of its manifest."""
     return paths.home / "dbt" / "state"
@@ -109,7 +113,7 @@ def run_dbt(paths: Paths, *args: str, project_dir: Path = DBT_PROJECT_DIR) -> No
         "--target-path",
         str(target_dir(paths)),
         "--log-path",
-        str(paths.home / "dbt" / "logs"),
+        str(log_dir(paths)),
     ]
     process = subprocess.run(command, env=dbt_env(paths), capture_output=True, text=True, check=False)
     sys.stdout.write(process.stdout)

@@ -19,10 +19,6 @@ from stls_warehouse.config import Paths, paths
 MAX_FANOUT = 64  # above this many new files, fan out per SLA instead of per file
 
 
-def feedback_dir(home: Paths) -> Path:
-    return home.home / "feedback"
-
-
 def plan_arrivals() -> list[dict[str, Any]]:
     """The newly arrived files as intake batches: one per file, or one per SLA for a backlog."""
     from stls_warehouse.intake.landing import discover, route
@@ -80,7 +76,7 @@ def _note(con: Any, home: Paths, sha: str, name: str) -> dict[str, Any] | None:
         return None
     problems = json.loads(row[8])
     sla = row[3] if row[3] in reference.slas() else "UNROUTED"
-    folder = feedback_dir(home) / sla
+    folder = home.feedback / sla
     quarantine = home.quarantine / sha
     return {
         "file": row[0],

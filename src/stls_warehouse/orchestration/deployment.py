@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stls_warehouse.config import REPO_ROOT
+from stls_warehouse.orchestration.dag_defaults import WAREHOUSE_POOL
 
 # Service name -> the `airflow` sub-command it runs (compose's `command:`).
 SERVICES: dict[str, tuple[str, ...]] = {
@@ -73,7 +74,7 @@ TEST_TUNING = {
     "AIRFLOW__API__EXPOSE_CONFIG": "False",
 }
 
-POOL = ("stls_warehouse_writer", "1", "One DuckDB writer at a time")
+POOL = (WAREHOUSE_POOL, "1", "One DuckDB writer at a time")
 
 
 def fernet_key() -> str:

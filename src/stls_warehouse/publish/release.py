@@ -125,12 +125,17 @@ def current_release_dir(paths: Paths) -> Path | None:
     return None
 
 
-def current_manifest(paths: Paths) -> dict[str, Any] | None:
-    release = current_release_dir(paths)
-    for candidate in (release / "manifest.json", release / "parquet" / "manifest.json") if release else ():
+def release_manifest(release: Path) -> dict[str, Any] | None:
+    """A release folder's manifest (at the older path `parquet/manifest.json` in early releases)."""
+    for candidate in (release / "manifest.json", release / "parquet" / "manifest.json"):
         if candidate.exists():
             return json.loads(candidate.read_text(encoding="utf-8"))
     return None
+
+
+def current_manifest(paths: Paths) -> dict[str, Any] | None:
+    release = current_release_dir(paths)
+    return release_manifest(release) if release else None
 
 
 def postgres_url() -> str | None:

@@ -63,11 +63,12 @@ def write_evidence_pack(home: Paths, financial_year: str) -> dict[str, Any]:
     target = home.reports / "evidence" / f"evidence_pack_{financial_year}.zip"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(build_zip(members))
+    archive = build_zip(members)
+    tmp.write_bytes(archive)
     os.replace(tmp, target)
     return {
         "evidence_pack": str(target),
-        "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
+        "sha256": hashlib.sha256(archive).hexdigest(),
         "members": len(members),
         "release_id": release_id,
         "absent": [name for name, entry in index.items() if not entry["present"]],
@@ -125,7 +126,7 @@ def collect_members(
             "release manifest",
         )
 
-    target = home.home / "dbt" / "target"
+    target = transform.target_dir(home)
     for name in DBT_DOCS:
         add(
             f"dbt/docs/{name}",
@@ -155,7 +156,7 @@ def collect_members(
     )
     add(
         "logs/dbt.log",
-        _read(home.home / "dbt" / "logs" / "dbt.log", home, tail=True),
+        _read(transform.log_dir(home) / "dbt.log", home, tail=True),
         "$STLS_HOME/dbt/logs/dbt.log",
     )
 

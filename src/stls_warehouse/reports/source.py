@@ -7,7 +7,6 @@ view of the same name in an in-memory DuckDB database; the working warehouse is 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,16 +22,16 @@ class PublishedRelease:
     def __init__(self, home: Paths) -> None:
 
         from stls_warehouse.publish.exports import connect_quietly
-        from stls_warehouse.publish.release import current_release_dir
+        from stls_warehouse.publish.release import current_release_dir, release_manifest
 
         release = current_release_dir(home)
         if release is None or not (release / "parquet").is_dir():
             raise NothingPublished(f"nothing is published in {home.published}; run `stls run` first")
         self.directory: Path = release
-        manifest = release / "manifest.json"
-        if not manifest.exists():
-            manifest = release / "parquet" / "manifest.json"
-        self.manifest: dict[str, Any] = json.loads(manifest.read_text(encoding="utf-8"))
+        manifest = release_manifest(release)
+        if manifest is None:
+            raise FileNotFoundError(f"release {release} has no manifest.json")
+        self.manifest: dict[str, Any] = manifest
         self.release_id: str = self.manifest["release_id"]
         self.con = connect_quietly()
         self.tables: tuple[str, ...] = tuple(sorted(p.stem for p in (release / "parquet").glob("*.parquet")))

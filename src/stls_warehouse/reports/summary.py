@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from stls_warehouse.config import Paths
-
-_LINES = (("DISTRICT", "District STLS"), ("PD", "PD STLS"), ("SENSORY", "Sensory STLS"))
+from stls_warehouse.reports.annual import LINES as _LINES
 
 
 def _pounds(value: Decimal) -> str:
