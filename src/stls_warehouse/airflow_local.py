@@ -39,6 +39,11 @@ def airflow_env(home: Paths) -> dict[str, str]:
     return env
 
 
+def last_run_log(home: Paths) -> Path:
+    """Where `dags_test` keeps the output of the last local run."""
+    return Path(airflow_env(home)["AIRFLOW_HOME"]) / "last_run.log"
+
+
 def _airflow(env: dict[str, str], *args: str, quiet: bool = True) -> subprocess.CompletedProcess[str]:
     executable = str(Path(sys.executable).with_name("airflow"))
     return subprocess.run(
@@ -72,7 +77,7 @@ def dags_test(home: Paths, dag_id: str = DAG_ID) -> int:
     env = ensure_metadata(home)
     logical_date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
     done = _airflow(env, "dags", "test", dag_id, logical_date)
-    log = Path(env["AIRFLOW_HOME"]) / "last_run.log"
+    log = last_run_log(home)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(done.stdout + "\n" + done.stderr, encoding="utf-8")
     output = done.stdout + "\n" + done.stderr

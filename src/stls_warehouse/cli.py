@@ -82,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         code = airflow_local.dags_test(home)
     if code != 0:
-        print(f"stls run: the pipeline failed; see {home.home / 'airflow' / 'last_run.log'}", file=sys.stderr)
+        print(f"stls run: the pipeline failed; see {airflow_local.last_run_log(home)}", file=sys.stderr)
         return 1
     from stls_warehouse.reports.summary import print_run_summary
 

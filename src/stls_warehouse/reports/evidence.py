@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from stls_warehouse import transform
+from stls_warehouse import airflow_local, transform
 from stls_warehouse.config import REPO_ROOT, Paths
 from stls_warehouse.quality.completeness import require_year_complete, year_completeness
 from stls_warehouse.reports.source import PublishedRelease
@@ -151,8 +151,8 @@ def collect_members(
         add("gx_data_docs/", None, "$STLS_HOME/reports/data_docs (not built yet)")
     add(
         "logs/airflow_last_run.log",
-        _read(home.home / "airflow" / "last_run.log", home, tail=True),
-        "$STLS_HOME/airflow/last_run.log",
+        _read(airflow_local.last_run_log(home), home, tail=True),
+        "the last `stls run` (airflow_local.last_run_log)",
     )
     add(
         "logs/dbt.log",
