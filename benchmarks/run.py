@@ -106,17 +106,18 @@ def _lines(n: int) -> str:
 def stage_intake(ctx: Context) -> None:
     scales = ctx.args.intake_lines or ([50, 5000] if ctx.args.quick else [50, 500, 5000, 50000])
     raw: dict[str, Any] = {}
+    # per format: the floor (fastest plain read), the peer and the budget as a multiple of the floor
+    baselines = {
+        "csv": ("duckdb_read_csv", "pandas_read_csv", 3.0),
+        "xlsx": ("calamine", "pandas_read_excel", 2.0),
+    }
     for lines in scales:
         folder = ctx.work / "intake" / str(lines)
         files = ctx.case("write_intake_files", {"folder": str(folder), "lines": lines})
         repeat = ctx.args.repeat or (3 if lines <= 5000 else 2)
         measured: dict[str, Any] = {}
-        tools = {
-            "csv": ["validate_return", "duckdb_read_csv", "pandas_read_csv"],
-            "xlsx": ["validate_return", "calamine", "pandas_read_excel"],
-        }
-        for extension, names in tools.items():
-            for tool in names:
+        for extension, (floor_tool, peer_tool, _) in baselines.items():
+            for tool in ("validate_return", floor_tool, peer_tool):
                 slow_peer = tool == "pandas_read_excel" and lines >= 5000
                 measured[f"{extension}:{tool}"] = ctx.case(
                     "intake",
@@ -136,10 +137,7 @@ def stage_intake(ctx: Context) -> None:
                     "intake", {"path": files[extension]["path"], "tool": "check_return", "repeat": repeat}
                 )
         raw[str(lines)] = {"files": files, "measured": measured}
-        for extension, floor_tool, peer_tool, budget in (
-            ("csv", "duckdb_read_csv", "pandas_read_csv", 3.0),
-            ("xlsx", "calamine", "pandas_read_excel", 2.0),
-        ):
+        for extension, (floor_tool, peer_tool, budget) in baselines.items():
             own = measured[f"{extension}:validate_return"]
             floor = measured[f"{extension}:{floor_tool}"]
             peer = measured[f"{extension}:{peer_tool}"]
@@ -166,7 +164,7 @@ def stage_intake(ctx: Context) -> None:
                     note=note,
                 )
             )
-        for extension, floor_tool in (("csv", "duckdb_read_csv"), ("xlsx", "calamine")):
+        for extension, (floor_tool, _, _) in baselines.items():
             if not sandboxed[extension]:
                 continue
             core = measured[f"{extension}:check_return"]

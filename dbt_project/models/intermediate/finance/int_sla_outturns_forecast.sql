@@ -129,6 +129,7 @@ grid as (
         budgets.financial_year,
         budgets.core_budget + budgets.outreach_budget as historic_budget,
         return_periods.period,
+        return_periods.period_key,
         rules.method,
         rules.profile_years
 
@@ -262,6 +263,7 @@ combined as (
         grid.sla_code,
         grid.financial_year,
         grid.period,
+        grid.period_key,
         grid.historic_budget,
         grid.method,
         coalesce(this_period.amount, 0) as period_actual,
@@ -337,6 +339,7 @@ final as (
         sla_code,
         financial_year,
         cast(period as integer) as period,
+        period_key,
         cast(historic_budget as decimal(18, 2)) as historic_budget,
         cast(period_actual as decimal(18, 2)) as period_actual,
         cast(periods_received as integer) as periods_received,

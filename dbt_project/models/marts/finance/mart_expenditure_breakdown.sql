@@ -57,12 +57,9 @@ shares as (
         *,
         case
             when total_pennies <= 0 then null
-            else
-                case when amount_pennies < 0 then -1 else 1 end
-                * {{ integer_divide(
-                    '2000 * abs(amount_pennies) + total_pennies',
-                    '2 * total_pennies'
-                ) }}
+            else {{ divide_round_half_up(
+                '1000 * amount_pennies', 'total_pennies'
+            ) }}
         end as share_tenths
 
     from in_pennies

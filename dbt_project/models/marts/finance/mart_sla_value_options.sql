@@ -27,8 +27,7 @@ final as (
         slas.area,
         forecasts.financial_year,
         forecasts.period,
-        forecasts.financial_year || '-P'
-        || lpad(cast(forecasts.period as varchar), 2, '0') as period_key,
+        forecasts.period_key,
         forecasts.historic_budget,
         cast(
             coalesce(pension_allocations.pension_allocation, 0)
