@@ -69,8 +69,7 @@ def close_for_month(text: str) -> Close:
 
 def close_for_run(run_date: date) -> Close:
     """The close a run on `run_date` performs: the month before it."""
-    year, month = (run_date.year - 1, 12) if run_date.month == 1 else (run_date.year, run_date.month - 1)
-    return Close(KpiMonth(year, month))
+    return Close(KpiMonth(run_date.year, run_date.month).previous())
 
 
 def annual_review_as_of(financial_year: str) -> date:
