@@ -56,6 +56,12 @@ class Paths:
         return self.home / "reports"
 
     @property
+    def decisions(self) -> Path:
+        """What people decide in the returns service (explanations, sign-offs, waivers), one
+        JSON file each, written by the service and loaded by the pipeline (decisions.py)."""
+        return self.home / "decisions"
+
+    @property
     def feedback(self) -> Path:
         """One note per file received, for the school that sent it."""
         return self.home / "feedback"

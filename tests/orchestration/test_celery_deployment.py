@@ -10,6 +10,7 @@ is retried on the other worker and the published tables hold every line exactly 
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from decimal import Decimal
@@ -29,7 +30,7 @@ from stls_warehouse.synthetic import generate, generate_returns
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-DATABASE = "stls_airflow_it"
+DATABASE = "stls_airflow_it" + os.environ.get("STLS_TEST_PG_SUFFIX", "")  # parallel checkouts set a suffix
 REDIS_DB = 11
 RUN_TIMEOUT = 150
 

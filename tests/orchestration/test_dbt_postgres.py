@@ -24,7 +24,7 @@ from stls_warehouse.config import DBT_PROJECT_DIR
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-DATABASE = "stls_dbt_it"
+DATABASE = "stls_dbt_it" + os.environ.get("STLS_TEST_PG_SUFFIX", "")  # parallel checkouts set a suffix
 AS_OF = "2022-09-30"
 SLAS = ["SWA", "CSN", "CPD"]
 RAW_TABLES = ["submissions", "ledger_lines", "kpi_values", "submission_changes"]

@@ -6,6 +6,7 @@ cluster-wide and created only if absent, so the tests can run again and again.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from stls_warehouse.publish.release import complete_releases, current_manifest, 
 from tests.publish.year_fixture import copy_home
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
-DATABASE = "stls_publish_test"
+DATABASE = "stls_publish_test" + os.environ.get("STLS_TEST_PG_SUFFIX", "")  # parallel checkouts set a suffix
 URL = f"{SERVER}/{DATABASE}"
 
 

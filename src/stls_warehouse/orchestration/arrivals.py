@@ -26,7 +26,7 @@ def plan_arrivals() -> list[dict[str, Any]]:
 
     home = paths().ensure()
     waiting = {name for name, _, _ in waiting_files(home.landing, home.raw)}
-    landed = [f for f in discover(home.landing) if f.name in waiting]
+    landed = [f for f in discover(home.landing) if f.path.relative_to(home.landing).as_posix() in waiting]
     batches = [
         {"sla_code": sla, "files": files, "label": sla} for sla, files in route(landed).items() if files
     ]

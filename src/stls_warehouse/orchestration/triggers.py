@@ -20,11 +20,12 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-_Key = tuple[str, int, int]  # name, size, mtime_ns
+_Key = tuple[str, int, int]  # path relative to the landing folder, size, mtime_ns
 
 
 def waiting_files(landing: Path, raw_root: Path, hashes: dict[_Key, str] | None = None) -> set[_Key]:
-    """Files in the landing folder the raw zone has not recorded under that name."""
+    """Files in the landing zone (uploads included) the raw zone has not recorded under that name."""
+    from stls_warehouse.intake.landing import discover
     from stls_warehouse.intake.raw_zone import RawZone
 
     zone = RawZone(raw_root)
@@ -33,12 +34,11 @@ def waiting_files(landing: Path, raw_root: Path, hashes: dict[_Key, str] | None 
     present: set[_Key] = set()
     if not landing.is_dir():
         return waiting
-    for path in landing.iterdir():
-        if path.name.startswith(".") or path.is_symlink() or not path.is_file():
-            continue
+    for landed in discover(landing):
+        path = landed.path
         try:
             stat = path.stat()
-            key = (path.name, stat.st_size, stat.st_mtime_ns)
+            key = (path.relative_to(landing).as_posix(), stat.st_size, stat.st_mtime_ns)
             if key not in hashes:
                 hashes[key] = hashlib.sha256(path.read_bytes()).hexdigest()
         except FileNotFoundError:
