@@ -20,7 +20,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.*" || $(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode --constraint constraints.txt -e ".[dev,postgres]"
+	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode --constraint constraints.txt -e ".[dev,postgres,portal]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -151,3 +151,16 @@ def pension_funding() -> dict[str, Decimal]:
 def financial_years() -> tuple[str, ...]:
     """Financial years the warehouse budgets for, oldest first."""
     return tuple(sorted({fy for (_, fy) in budgets()}))
+
+
+def due_date(return_type: str, period_end: date) -> date:
+    """When a return is due: its period's last day plus ref_return_deadlines' days for the
+    return type, under the deadline in force on that last day (as int_returns_scheduled)."""
+    from datetime import timedelta
+
+    for row in seed_rows("ref_return_deadlines"):
+        if row["return_type"] == return_type and date.fromisoformat(
+            row["valid_from"]
+        ) <= period_end <= date.fromisoformat(row["valid_to"]):
+            return period_end + timedelta(days=int(row["due_days_after_period_end"]))
+    raise LookupError(f"ref_return_deadlines has no deadline for {return_type} returns on {period_end}")
