@@ -10,7 +10,7 @@ export TQDM_DISABLE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 
-.PHONY: install demo test test-integration lint bench clean-data
+.PHONY: install demo test test-integration lint bench clean-data portal portal-assets
 
 install: $(STAMP)
 
@@ -29,14 +29,14 @@ demo: $(STAMP)
 	@echo
 	$(BIN)/stls outturn --year 2021-22
 
-test: $(STAMP)
+test: $(STAMP) portal-assets
 	$(BIN)/ruff check src dags expectations tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -m "not integration"
 
 # The Celery deployment against this machine's PostgreSQL and Redis, the 36-month backfills
 # and the SIGKILL crash scenarios: minutes each, so kept out of `make test`; CI runs both.
-test-integration: $(STAMP)
+test-integration: $(STAMP) portal-assets
 	$(BIN)/python -m pytest -q -m integration
 
 # Every stage against its floor and its peer: one table and benchmarks/results/*.json (about 25
@@ -48,6 +48,24 @@ lint: $(STAMP)
 	$(BIN)/ruff check src dags expectations tests
 	$(BIN)/ruff format --check src dags expectations tests
 	$(BIN)/mypy
+
+# The returns service's styles and scripts: GOV.UK Frontend compiled with a system font (npm ci
+# installs exactly frontend/package-lock.json). The built files are not committed.
+PORTAL_BUILD := src/stls_portal/static/stls_portal/build/portal.css
+portal-assets: $(PORTAL_BUILD)
+
+$(PORTAL_BUILD): frontend/package-lock.json frontend/build.mjs frontend/scss/portal.scss
+	cd frontend && npm ci --no-audit --no-fund --ignore-scripts && node build.mjs
+
+# The returns service on http://127.0.0.1:8000 over $(STLS_HOME) (run `make demo` first for
+# published returns), with the demo accounts: their passwords are printed the first time.
+PORTAL_PORT ?= 8000
+portal: $(STAMP) portal-assets
+	$(BIN)/stls-portal migrate --no-input
+	$(BIN)/stls-portal portal_demo_users
+	@echo "Sign in at http://127.0.0.1:$(PORTAL_PORT)/ as e.g. swa.submitter or swa.approver with the password above."
+	@echo "(Forgotten: $(BIN)/stls-portal portal_demo_users --reset prints new ones.)"
+	$(BIN)/gunicorn stls_portal.wsgi --bind 127.0.0.1:$(PORTAL_PORT) --workers 2 --threads 4 --timeout 120
 
 clean-data:
 	rm -rf "$(STLS_HOME)"

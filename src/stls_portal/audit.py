@@ -64,7 +64,7 @@ def connect_signals() -> None:
     def locked_out(sender: Any, request: HttpRequest, username: str | None = None, **kwargs: Any) -> None:
         record(request, "locked_out", actor=str(username or ""))
 
-    user_logged_in.connect(logged_in, dispatch_uid="stls_portal_audit_in")
-    user_logged_out.connect(logged_out, dispatch_uid="stls_portal_audit_out")
-    user_login_failed.connect(login_failed, dispatch_uid="stls_portal_audit_failed")
-    user_locked_out.connect(locked_out, dispatch_uid="stls_portal_audit_locked")
+    user_logged_in.connect(logged_in, weak=False, dispatch_uid="stls_portal_audit_in")
+    user_logged_out.connect(logged_out, weak=False, dispatch_uid="stls_portal_audit_out")
+    user_login_failed.connect(login_failed, weak=False, dispatch_uid="stls_portal_audit_failed")
+    user_locked_out.connect(locked_out, weak=False, dispatch_uid="stls_portal_audit_locked")

@@ -194,11 +194,8 @@ class RejectionView(SlaScopedMixin, View):
         return _attachment(path.read_bytes(), f"rejection_{stem}.xlsx")
 
 
-class ReturnView(SlaScopedMixin, View):
-    def get(self, request: HttpRequest, sla_code: str, return_type: str, period_key: str) -> HttpResponse:
-        _check_return(return_type, period_key)
-        state = services.return_state(self.sla_code, return_type, period_key)
-        return render(request, "portal/return.html", self._context(state))
+class _ReturnPage(SlaScopedMixin, View):
+    """The return's page: its queries, explanations and sign-off."""
 
     def _context(self, state: services.ReturnState, **extra: Any) -> dict[str, Any]:
         user = self.portal_user
@@ -214,7 +211,14 @@ class ReturnView(SlaScopedMixin, View):
         }
 
 
-class ExplainView(ReturnView):
+class ReturnView(_ReturnPage):
+    def get(self, request: HttpRequest, sla_code: str, return_type: str, period_key: str) -> HttpResponse:
+        _check_return(return_type, period_key)
+        state = services.return_state(self.sla_code, return_type, period_key)
+        return render(request, "portal/return.html", self._context(state))
+
+
+class ExplainView(_ReturnPage):
     def post(
         self, request: HttpRequest, sla_code: str, return_type: str, period_key: str, rule: str
     ) -> HttpResponse:
@@ -237,7 +241,7 @@ class ExplainView(ReturnView):
         )
 
 
-class SignOffView(ReturnView):
+class SignOffView(_ReturnPage):
     def post(self, request: HttpRequest, sla_code: str, return_type: str, period_key: str) -> HttpResponse:
         _check_return(return_type, period_key)
         if not self.portal_user.may_sign_off(self.sla_code):
