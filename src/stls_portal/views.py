@@ -21,6 +21,7 @@ from stls_portal.models import Upload, UploadStatus, User
 from stls_portal.permissions import SlaScopedMixin
 from stls_warehouse import reference
 from stls_warehouse.intake.template import TemplateError, kpi_template, ledger_template
+from stls_warehouse.periods import financial_year_of
 
 _PERIOD_KEYS = {
     "ledger": re.compile(r"^\d{4}-\d{2}-P(0[1-9]|1[0-3])$"),
@@ -63,7 +64,7 @@ class SlaView(SlaScopedMixin, View):
     def get(self, request: HttpRequest, sla_code: str) -> HttpResponse:
         today = services.as_of()
         years = services.financial_years_for(today)
-        year = request.GET.get("year") or years[0]
+        year = request.GET.get("year") or financial_year_of(today)
         if not _YEAR.match(year) or year not in years:
             raise Http404("No such financial year")
         rows = services.return_rows(self.sla_code, year, today)
@@ -131,6 +132,7 @@ class UploadView(SlaScopedMixin, View):
                 "sla": reference.slas()[self.sla_code],
                 "form": form,
                 "limit_mb": settings.MAX_RETURN_BYTES // 2**20,
+                "max_bytes": settings.MAX_RETURN_BYTES,
             },
             status=status,
         )

@@ -153,6 +153,34 @@ def portal_home(tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.fixture
+def audit_triggers(transactional_db: Any) -> Iterator[None]:
+    """For tests on a live server: the database is emptied after each, which the audit log's
+    append-only triggers refuse; they are dropped for the flush and put back for the next."""
+    import importlib
+
+    from django.db import connection
+
+    migration = importlib.import_module("stls_portal.migrations.0002_audit_append_only")
+    forward = {"sqlite": migration.SQLITE, "postgresql": migration.POSTGRES}[connection.vendor]
+    backward = {"sqlite": migration.SQLITE_REVERSE, "postgresql": migration.POSTGRES_REVERSE}[
+        connection.vendor
+    ]
+    with connection.cursor() as cursor:
+        for statement in backward:
+            cursor.execute(
+                statement.replace("DROP TRIGGER", "DROP TRIGGER IF EXISTS").replace(
+                    "DROP FUNCTION", "DROP FUNCTION IF EXISTS"
+                )
+            )
+        for statement in forward:
+            cursor.execute(statement)
+    yield
+    with connection.cursor() as cursor:
+        for statement in backward:
+            cursor.execute(statement)
+
+
+@pytest.fixture
 def publisher(portal_home: Path) -> Publisher:
     return Publisher(portal_home)
 
