@@ -169,7 +169,7 @@ OIDC_ENABLED = bool(os.environ.get("STLS_OIDC_ISSUER"))
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
-    *(["stls_portal.oidc.RoleMappingBackend"] if OIDC_ENABLED else []),
+    *(["stls_portal.oidc_backend.RoleMappingBackend"] if OIDC_ENABLED else []),
 ]
 AXES_FAILURE_LIMIT = int(os.environ.get("STLS_PORTAL_LOCKOUT_FAILURES", "5"))
 AXES_COOLOFF_TIME = float(os.environ.get("STLS_PORTAL_LOCKOUT_HOURS", "0.5"))  # hours

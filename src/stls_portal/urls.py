@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -33,7 +32,6 @@ urlpatterns = [
     path("help/errors/<str:code>/", views.ErrorHelpView.as_view(), name="help_error"),
     path("help/warnings/<str:rule>/", views.WarningHelpView.as_view(), name="help_warning"),
     path("admin/", admin.site.urls),
+    # OpenID Connect sign-in; its views answer only when STLS_OIDC_ISSUER is configured.
+    path("oidc/", include("mozilla_django_oidc.urls")),
 ]
-
-if settings.OIDC_ENABLED:
-    urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))
