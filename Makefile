@@ -41,8 +41,9 @@ test-integration: $(STAMP) portal-assets
 
 # Every stage against its floor and its peer: one table and benchmarks/results/*.json (about 25
 # minutes; BENCH_ARGS=--quick for a few, or e.g. BENCH_ARGS="--only intake"). Run it alone.
-bench: $(STAMP)
+bench: $(STAMP) portal-assets
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/portal_bench.py $(if $(findstring --quick,$(BENCH_ARGS)),--quick,)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src dags expectations tests
