@@ -157,6 +157,7 @@ def main() -> int:
         user.set_password(PASSWORD)
         user.save()
     port = free_port()
+    server_log = open(work / "gunicorn.log", "wb")  # noqa: SIM115 (open while the server runs)
     server = subprocess.Popen(
         [
             BIN / "gunicorn",
@@ -174,7 +175,7 @@ def main() -> int:
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=open(work / "gunicorn.log", "wb"),
+        stderr=server_log,
     )
     base = f"http://127.0.0.1:{port}"
     results: dict[str, Any] = {"cases": {}, "concurrent": {}}
@@ -244,6 +245,7 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        server_log.close()
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

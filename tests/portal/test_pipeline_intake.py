@@ -6,6 +6,7 @@ this process: minutes, so under `make test-integration`."""
 from __future__ import annotations
 
 import hashlib
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
