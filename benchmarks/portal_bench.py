@@ -36,16 +36,18 @@ BIN = Path(sys.executable).parent
 PASSWORD = "benchmark password " + secrets.token_hex(4)
 
 
-def ledger_rows(sla: str, lines: int, *, width: int = 0) -> list[dict[str, Any]]:
+def ledger_rows(sla: str, lines: int, *, width: int = 0, period: int = 7) -> list[dict[str, Any]]:
+    """`lines` valid ledger lines of 2021-22 P07 (October), P08 or P09."""
     accounts = ["E01", "E03", "E08", "E19", "E28a"]
-    start = date(2021, 10, 1)
+    start = date(2021, period + 3, 1)
+    days = {7: 31, 8: 30, 9: 31}[period]
     return [
         {
             "sla_code": sla,
             "financial_year": "2021-22",
-            "period": 7,
+            "period": period,
             "line_ref": f"L{i:07d}",
-            "posting_date": (start + timedelta(days=i % 31)).isoformat(),
+            "posting_date": (start + timedelta(days=i % days)).isoformat(),
             "cost_centre": f"{sla}-CORE",
             "account_code": accounts[i % len(accounts)],
             "fund_strand": "CORE",
@@ -58,24 +60,28 @@ def ledger_rows(sla: str, lines: int, *, width: int = 0) -> list[dict[str, Any]]
 
 
 def files(sla: str, quick: bool) -> dict[str, tuple[str, bytes, int]]:
-    """case -> (file name, bytes, repeats)."""
+    """case -> (file name, bytes, repeats); each case a return of its own period, so that
+    every repeat is the same file again (no "what changed" comparison: that is a second
+    validation, of the current version)."""
     from stls_warehouse.intake.writers import render_ledger
 
-    name = f"LEDGER_{sla}_2021-22_P07"
+    name = f"LEDGER_{sla}_2021-22_P"
     out = {
-        "200-line CSV": (f"{name}.csv", render_ledger(".csv", ledger_rows(sla, 200)), 10 if quick else 30),
+        "200-line CSV": (f"{name}07.csv", render_ledger(".csv", ledger_rows(sla, 200)), 10 if quick else 30),
         "5,000-line XLSX": (
-            f"{name}.xlsx",
-            render_ledger(".xlsx", ledger_rows(sla, 5000)),
+            f"{name}08.xlsx",
+            render_ledger(".xlsx", ledger_rows(sla, 5000, period=8)),
             3 if quick else 10,
         ),
     }
     if not quick:
-        big = render_ledger(".csv", ledger_rows(sla, 100_000, width=120))
-        per_line = len(big) / 100_000
-        lines = int((20 * 1024 * 1024 - 1024) / per_line)
-        data = render_ledger(".csv", ledger_rows(sla, lines, width=120))
-        out["20 MB CSV"] = (f"{name}.csv", data, 3)
+        sample = render_ledger(".csv", ledger_rows(sla, 10_000, width=120, period=9))
+        lines = int((20 * 1024 * 1024 - 1024) / (len(sample) / 10_000))
+        data = render_ledger(".csv", ledger_rows(sla, lines, width=120, period=9))
+        while len(data) > 20 * 1024 * 1024:
+            lines -= 100
+            data = render_ledger(".csv", ledger_rows(sla, lines, width=120, period=9))
+        out["20 MB CSV"] = (f"{name}09.csv", data, 3)
     return out
 
 
@@ -89,8 +95,13 @@ class Session:
     def __init__(self, base: str, username: str) -> None:
         import requests
 
+        from requests.adapters import HTTPAdapter
+        from urllib3.util.retry import Retry
+
         self.base = base
         self.http = requests.Session()
+        # A GET on a keep-alive connection the server has since closed is simply sent again.
+        self.http.mount("http://", HTTPAdapter(max_retries=Retry(total=2, allowed_methods={"GET"})))
         page = self.http.get(f"{base}/sign-in/", timeout=30)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
         assert token, "no CSRF token on the sign-in page"
@@ -170,6 +181,8 @@ def main() -> int:
             "8",
             "--timeout",
             "300",
+            "--keep-alive",
+            "30",
             "--log-level",
             "warning",
         ],

@@ -192,7 +192,8 @@ class RejectionView(SlaScopedMixin, View):
         if upload.status != UploadStatus.REJECTED or not path.exists():
             raise Http404("No rejection report")
         audit.record(request, "download_rejection", sla_code=self.sla_code, target=upload.id)
-        stem = (upload.file_name.rsplit(".", 1)[0] or "return")[:80]
+        # The school's file name is data: only its safe characters make the download's name.
+        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", upload.file_name.rsplit(".", 1)[0])[:80] or "return"
         return _attachment(path.read_bytes(), f"rejection_{stem}.xlsx")
 
 

@@ -288,3 +288,57 @@ def test_decision_files_are_what_the_pipeline_reads(portal_home, users, client_f
         "period_key": "2021-22-P07",
         "file_sha256": sha,
     }
+
+
+def test_receipts_go_through_the_smtp_server_the_alerts_use(
+    portal_home, users, client_for, settings, monkeypatch
+):
+    """A real SMTP server on loopback (aiosmtpd), configured as Airflow's connection URI."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received: list[Any] = []
+
+    class Inbox(Message):
+        def handle_message(self, message: Any) -> None:
+            received.append(message)
+
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}?disable_tls=true")
+        from stls_portal.settings import _smtp
+
+        for name, value in _smtp().items():
+            setattr(settings, name, value)
+        assert settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+        upload(client_for(users["submitter"]), GOOD_NAME, csv_bytes(ledger_rows(n=2)))
+    finally:
+        controller.stop()
+    assert len(received) == 1
+    assert received[0]["To"] == "swa.submitter@example.org"
+    assert "ACCEPTED" in received[0]["Subject"]
+    assert Upload.objects.get().receipt_sent_at is not None
+
+
+def test_a_hostile_file_name_is_data_only(portal_home, users, client_for):
+    browser = client_for(users["submitter"])
+    name = '<img src=x onerror="alert(1)">.csv'
+    page = upload(browser, name, csv_bytes(ledger_rows(n=2)))
+    text = page.content.decode()
+    assert "<img" not in text and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;.csv" in text
+    saved = Upload.objects.get()
+    assert saved.status == "REJECTED"
+    files = [p for p in (portal_home / "landing").rglob("*") if p.is_file()]
+    assert [p.parent for p in files] == [portal_home / "landing" / "uploads" / saved.id]
+    download = browser.get(f"/sla/SWA/uploads/{saved.id}/rejection.xlsx")
+    assert download.status_code == 200
+    assert (
+        download["Content-Disposition"]
+        == 'attachment; filename="rejection__img_src_x_onerror__alert_1___.xlsx"'
+    )
