@@ -94,7 +94,6 @@ def free_port() -> int:
 class Session:
     def __init__(self, base: str, username: str) -> None:
         import requests
-
         from requests.adapters import HTTPAdapter
         from urllib3.util.retry import Retry
 
