@@ -35,3 +35,12 @@ class SignOffForm(forms.Form):
         label="I confirm this declaration",
         error_messages={"required": "Confirm the declaration to sign off the return"},
     )
+
+
+class WaiverForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Enter the reason for the waiver"},
+    )

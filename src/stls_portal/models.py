@@ -52,6 +52,10 @@ class User(AbstractUser):
     def may_sign_off(self, sla_code: str) -> bool:
         return self.role == Role.APPROVER and sla_code in self.sla_codes
 
+    def may_waive(self) -> bool:
+        """County finance (and administrators) decide that a return will not come."""
+        return self.role in (Role.FINANCE, Role.ADMINISTRATOR)
+
 
 class ScopedQuerySet(QuerySet[Any]):
     def visible_to(self, user: User) -> ScopedQuerySet:

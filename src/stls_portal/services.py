@@ -350,6 +350,13 @@ def return_rows(sla_code: str, financial_year: str, today: date) -> list[ReturnR
     )
     in_release = release.accepted_sha256s()
     local_answers = _answered_rules(sla_code)
+    waivers: dict[tuple[str, str], str] = {}
+    for kind, return_type, period_key in (
+        DecisionRecord.objects.filter(sla_code=sla_code, kind__in=("waiver_granted", "waiver_revoked"))
+        .order_by("decided_at")
+        .values_list("kind", "return_type", "period_key")
+    ):
+        waivers[(return_type, period_key)] = kind
     periods: list[tuple[str, str, str, date]] = []
     has_p13 = any(k == ("ledger", f"{financial_year}-P13") for k in published) or any(
         u.period_key == f"{financial_year}-P13" for u in uploads
@@ -362,6 +369,9 @@ def return_rows(sla_code: str, financial_year: str, today: date) -> list[ReturnR
     for return_type, key, label, end in periods:
         status_row = published.get((return_type, key), {})
         mine = [u for u in uploads if u.return_type == return_type and u.period_key == key]
+        waiver = waivers.get((return_type, key))
+        if waiver is not None:  # a waiver decided here counts before the pipeline publishes it
+            status_row = status_row | {"status": "WAIVED" if waiver == "waiver_granted" else "MISSING"}
         rows.append(_row(return_type, key, label, end, today, status_row, mine, in_release, local_answers))
     return rows
 
@@ -487,6 +497,14 @@ class ReturnState:
     pending_upload: Upload | None  # an accepted upload the pipeline has not published yet
     signed_off: DecisionRecord | None
     uploads: list[Upload]
+    waiver: DecisionRecord | None = None  # the latest waiver decision taken here, if any
+
+    @property
+    def waived(self) -> bool:
+        """Waived: by the latest decision taken here, else as published."""
+        if self.waiver is not None:
+            return self.waiver.kind == "waiver_granted"
+        return self.published.get("status") == "WAIVED"
 
     @property
     def open_queries(self) -> list[Query]:
@@ -545,8 +563,19 @@ def return_state(sla_code: str, return_type: str, period_key: str) -> ReturnStat
             .select_related("actor")
             .first()
         )
+    waiver = (
+        DecisionRecord.objects.filter(
+            sla_code=sla_code,
+            return_type=return_type,
+            period_key=period_key,
+            kind__in=("waiver_granted", "waiver_revoked"),
+        )
+        .select_related("actor")
+        .order_by("-decided_at")
+        .first()
+    )
     return ReturnState(
-        sla_code, return_type, period_key, published, current, queries, pending, signed, uploads
+        sla_code, return_type, period_key, published, current, queries, pending, signed, uploads, waiver
     )
 
 
@@ -582,9 +611,36 @@ def sign_off(request: HttpRequest, user: User, state: ReturnState) -> DecisionRe
     return _decide(request, user, "sign_off", state, text=DECLARATION)
 
 
+def grant_waiver(request: HttpRequest, user: User, state: ReturnState, reason: str) -> DecisionRecord:
+    """County finance records that a return will not come (the SLA was closed, a period merged)."""
+    if not user.may_waive():
+        raise NotAllowed("only county finance waives a return")
+    if state.waived:
+        raise Refused("This return is already waived.")
+    return _decide(request, user, "waiver_granted", state, text=reason.strip(), of_version=False)
+
+
+def revoke_waiver(request: HttpRequest, user: User, state: ReturnState, reason: str) -> DecisionRecord:
+    if not user.may_waive():
+        raise NotAllowed("only county finance revokes a waiver")
+    if not state.waived:
+        raise Refused("This return is not waived.")
+    return _decide(request, user, "waiver_revoked", state, text=reason.strip(), of_version=False)
+
+
 def _decide(
-    request: HttpRequest, user: User, kind: str, state: ReturnState, *, text: str, rule: str | None = None
+    request: HttpRequest,
+    user: User,
+    kind: str,
+    state: ReturnState,
+    *,
+    text: str,
+    rule: str | None = None,
+    of_version: bool = True,
 ) -> DecisionRecord:
+    """Record one decision: the JSON file the pipeline loads, the portal's copy, the audit row.
+    An explanation or sign-off names the current version; a waiver names none (`of_version`)."""
+    sha = state.current_sha256 if of_version else None
     decision = decisions.Decision(
         kind=kind,  # type: ignore[arg-type]
         sla_code=state.sla_code,
@@ -593,7 +649,7 @@ def _decide(
         actor=user.get_username(),
         actor_role=user.role,
         text=text,
-        file_sha256=state.current_sha256,
+        file_sha256=sha,
         rule=rule,
     )
     with transaction.atomic():
@@ -604,7 +660,7 @@ def _decide(
             sla_code=state.sla_code,
             return_type=state.return_type,
             period_key=state.period_key,
-            file_sha256=state.current_sha256 or "",
+            file_sha256=sha or "",
             rule=rule or "",
             text=text,
             actor=user,
@@ -617,7 +673,7 @@ def _decide(
             kind,
             sla_code=state.sla_code,
             target=f"{state.return_type} {state.period_key}",
-            detail={"decision_id": decision.decision_id, "file_sha256": state.current_sha256, "rule": rule},
+            detail={"decision_id": decision.decision_id, "file_sha256": sha, "rule": rule},
         )
     return record
 

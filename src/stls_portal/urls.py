@@ -28,6 +28,7 @@ urlpatterns = [
     path(RETURN, views.ReturnView.as_view(), name="return"),
     path(f"{RETURN}queries/<str:rule>/explain/", views.ExplainView.as_view(), name="explain"),
     path(f"{RETURN}sign-off/", views.SignOffView.as_view(), name="sign_off"),
+    path(f"{RETURN}waiver/", views.WaiverView.as_view(), name="waiver"),
     path("help/", views.HelpIndexView.as_view(), name="help"),
     path("help/errors/<str:code>/", views.ErrorHelpView.as_view(), name="help_error"),
     path("help/warnings/<str:rule>/", views.WarningHelpView.as_view(), name="help_warning"),

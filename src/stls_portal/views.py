@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views import View
 
 from stls_portal import audit, rules, services
-from stls_portal.forms import ExplanationForm, SignInForm, SignOffForm, UploadForm
+from stls_portal.forms import ExplanationForm, SignInForm, SignOffForm, UploadForm, WaiverForm
 from stls_portal.limits import too_large_response
 from stls_portal.models import Upload, UploadStatus, User
 from stls_portal.permissions import SlaScopedMixin
@@ -209,6 +209,8 @@ class _ReturnPage(SlaScopedMixin, View):
             "may_sign_off": user.may_sign_off(self.sla_code),
             "declaration": services.DECLARATION,
             "sign_off_form": SignOffForm(),
+            "may_waive": user.may_waive(),
+            "waiver_form": WaiverForm(),
             "forms": {},
             **extra,
         }
@@ -258,6 +260,25 @@ class SignOffView(_ReturnPage):
             except services.Refused as refused:
                 form.add_error(None, str(refused))
         return render(request, "portal/return.html", self._context(state, sign_off_form=form), status=400)
+
+
+class WaiverView(_ReturnPage):
+    """County finance grants a waiver (the return will not come) or revokes one."""
+
+    def post(self, request: HttpRequest, sla_code: str, return_type: str, period_key: str) -> HttpResponse:
+        _check_return(return_type, period_key)
+        if not self.portal_user.may_waive():
+            raise services.NotAllowed("only county finance waives a return")
+        state = services.return_state(self.sla_code, return_type, period_key)
+        form = WaiverForm(request.POST)
+        if form.is_valid():
+            decide = services.revoke_waiver if state.waived else services.grant_waiver
+            try:
+                decide(request, self.portal_user, state, form.cleaned_data["reason"])
+                return HttpResponseRedirect(reverse("return", args=[self.sla_code, return_type, period_key]))
+            except services.Refused as refused:
+                form.add_error("reason", str(refused))
+        return render(request, "portal/return.html", self._context(state, waiver_form=form), status=400)
 
 
 class HelpIndexView(View):

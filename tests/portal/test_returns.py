@@ -342,3 +342,19 @@ def test_a_hostile_file_name_is_data_only(portal_home, users, client_for):
         download["Content-Disposition"]
         == 'attachment; filename="rejection__img_src_x_onerror__alert_1___.xlsx"'
     )
+
+
+def test_county_finance_waives_a_return_and_revokes_the_waiver(portal_home, users, client_for):
+    base = "/sla/SWA/returns/ledger/2021-22-P05/"
+    assert client_for(users["submitter"]).post(f"{base}waiver/", {"reason": "x"}).status_code == 403
+    finance = client_for(users["finance"])
+    assert finance.post(f"{base}waiver/", {"reason": ""}).status_code == 400
+    assert finance.post(f"{base}waiver/", {"reason": "The SLA was suspended in August."}).status_code == 302
+    assert "waived by finance" in finance.get(base).content.decode()
+    assert ">Waived<" in client_for(users["submitter"]).get("/sla/SWA/?year=2021-22").content.decode()
+    assert finance.post(f"{base}waiver/", {"reason": "Reinstated."}).status_code == 302
+    recorded = list(decisions.read_all(portal_home / "decisions"))
+    assert [d.kind for d in recorded] == ["waiver_granted", "waiver_revoked"]
+    assert recorded[0].text == "The SLA was suspended in August." and recorded[0].file_sha256 is None
+    assert recorded[0].actor_role == "county_finance" and recorded[0].period_key == "2021-22-P05"
+    assert AuditEvent.objects.filter(action="waiver_granted", sla_code="SWA").exists()
