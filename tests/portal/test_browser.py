@@ -241,3 +241,19 @@ def test_keyboard_only(portal: Portal) -> None:
             break
     page.keyboard.press("Enter")
     expect(page.locator("h1")).to_have_text("Upload a return")
+
+
+def test_county_and_help_pages_pass_axe(portal: Portal) -> None:
+    """The pages a school user reads for help, and a county user's list of SLAs."""
+    from playwright.sync_api import expect
+
+    portal.sign_in_as("finance")
+    expect(portal.page.locator("h1")).to_have_text("Service level agreements")
+    portal.go("/help/")
+    portal.screenshot("07_help")
+    portal.page.locator("a[href^='/help/warnings/']").first.click()
+    portal.check_accessibility()
+    expect(portal.page.locator(".govuk-caption-l")).to_contain_text("Query on")
+    portal.go("/help/errors/KPI_MISSING/")
+    portal.go("/sla/SWA/returns/ledger/2021-22-P05/")
+    expect(portal.page.get_by_role("button", name="Waive the return")).to_be_visible()
