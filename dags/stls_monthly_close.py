@@ -5,7 +5,8 @@ return type in `dbt_project/seeds/ref_return_deadlines.csv`); a run
 closes the month before its logical date, or the month given as the `month` parameter
 (`YYYY-MM`) when triggered by hand or back-filled. Statuses are judged at the close day of
 that month, never at the wall clock, so re-running or back-filling a close gives the same
-tables. Steps: take in anything still waiting in the landing zone, build the warehouse,
+tables. Steps: take in anything still waiting in the landing zone and the returns service's
+decisions (explanations, sign-offs, waivers) not loaded yet, build the warehouse,
 check completeness against the due dates and e-mail the overdue returns, run the warehouse
 gates, publish, and announce the closed period (`stls://closed/period`, which starts the
 monthly report) and, at the April close that finishes P13, the closed financial year
@@ -84,6 +85,14 @@ def stls_monthly_close() -> None:
         return pipeline.load_returns(run_id or "manual")
 
     @task(pool=WAREHOUSE_POOL)
+    def load_decisions(load: dict, run_id: str | None = None) -> dict:
+        """The returns service's explanations, sign-offs and waivers not loaded yet; a bad
+        file is named in this task's log and skipped."""
+        from stls_warehouse import pipeline
+
+        return pipeline.load_decisions(run_id or "manual")
+
+    @task(pool=WAREHOUSE_POOL)
     def build_warehouse(load: dict, close: dict) -> dict:
         from stls_warehouse.orchestration.closing import build_as_of
 
@@ -140,7 +149,7 @@ def stls_monthly_close() -> None:
         return extra
 
     close = which_close()
-    loaded = load_returns(gate_returns(intake.expand(batch=route_landing(close))))
+    loaded = load_decisions(load_returns(gate_returns(intake.expand(batch=route_landing(close)))))
     completeness = check_completeness(build_warehouse(loaded, close), close)
     alert_overdue(completeness)
     release = publish(gate_warehouse(completeness))

@@ -4,8 +4,8 @@ A watcher in the triggerer (`LandingZoneTrigger`) polls `$STLS_HOME/landing/` an
 the `stls://landing/returns` asset when files are waiting that the raw zone has not
 recorded; that asset event starts this DAG. Each new file gets its own mapped intake task
 (a backlog of more than 64 files fans out per SLA instead), then the Great Expectations
-gate, the single warehouse writer, and a feedback note per file under
-`$STLS_HOME/feedback/<SLA>/`. Re-running a run, or a second event for the same files,
+gate, the single warehouse writer (the returns, then the returns service's decisions not
+loaded yet), and a feedback note per file under `$STLS_HOME/feedback/<SLA>/`. Re-running a run, or a second event for the same files,
 changes nothing: files already in the submission ledger are not parsed again.
 
 Building the marts and publishing are the monthly close's job (`stls_monthly_close`).
@@ -75,13 +75,23 @@ def stls_on_arrival() -> None:
         return pipeline.load_returns(run_id or "manual")
 
     @task(pool=WAREHOUSE_POOL)
+    def load_decisions(load: dict, run_id: str | None = None) -> dict:
+        """The returns service's explanations, sign-offs and waivers not loaded yet; a bad
+        file is named in this task's log and skipped."""
+        from stls_warehouse import pipeline
+
+        return pipeline.load_decisions(run_id or "manual")
+
+    @task(pool=WAREHOUSE_POOL)
     def school_feedback(load: dict, batches: list[dict]) -> list[dict]:
         from stls_warehouse.orchestration.arrivals import school_feedback
 
         return school_feedback([f for batch in batches for f in batch["files"]])
 
     batches = plan_arrivals()
-    school_feedback(load_returns(gate_returns(intake.expand(batch=batches))), batches)
+    loaded = load_returns(gate_returns(intake.expand(batch=batches)))
+    school_feedback(loaded, batches)
+    load_decisions(loaded)
 
 
 stls_on_arrival()

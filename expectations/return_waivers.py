@@ -1,9 +1,10 @@
-"""Waivers (dbt_project/seeds/ref_return_waivers.csv) are configuration that completes a
-year without a return, so each must say why and who agreed it, and name a return the
-warehouse expects.
+"""Waivers complete a year without a return, so each must say why and who agreed it, and
+name a return the warehouse expects: the seed's (dbt_project/seeds/ref_return_waivers.csv)
+and those granted in the returns service and not revoked since alike.
 
-The DataFrame (quality.warehouse_gates.waivers_frame) holds one row per waiver with
-`sla_code`, `return_type`, `period_key`, `reason`, `approved_by`, `approved_on` and
+The DataFrame (quality.warehouse_gates.waivers_frame) holds one row per waiver in force
+(dbt's int_return_waivers_current) with `sla_code`, `return_type`, `period_key`, `reason`,
+`approved_by`, `approved_on` (when it was agreed), `waiver_source` and
 `names_expected_return` (the waiver matches an expected return in mart_return_status).
 """
 

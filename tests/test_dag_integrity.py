@@ -47,7 +47,14 @@ def test_warehouse_writers_share_the_one_slot_pool(dag_bag) -> None:
     dag = dag_bag.dags["stls_returns_pipeline"]
     writers = {t.task_id for t in dag.tasks if t.pool == "stls_warehouse_writer"}
     # gate_returns only reads the warehouse, but a reader blocks a DuckDB writer.
-    assert writers == {"gate_returns", "load_returns", "build_warehouse", "gate_warehouse", "publish"}
+    assert writers == {
+        "gate_returns",
+        "load_returns",
+        "load_decisions",
+        "build_warehouse",
+        "gate_warehouse",
+        "publish",
+    }
 
 
 def test_dag_files_do_not_import_heavy_libraries_at_parse_time() -> None:

@@ -1,6 +1,7 @@
 """The pipeline's stages as plain functions: each DAG task and each CLI command calls one.
 
-route -> intake (fanned out per SLA) -> gate -> load (single writer) -> build -> publish.
+route -> intake (fanned out per SLA) -> gate -> load returns, then the returns service's
+decisions (single writer) -> build -> publish.
 Each stage is idempotent: running it again for the same inputs changes nothing.
 """
 
@@ -75,6 +76,17 @@ def load_returns(run_id: str) -> dict[str, Any]:
     return summary.as_dict() | {"checks_recorded": checks}
 
 
+def load_decisions(run_id: str) -> dict[str, Any]:
+    """The returns service's decisions (explanations, sign-offs, waivers) not loaded yet,
+    from $STLS_HOME/decisions/ into raw.portal_decisions, as the warehouse writer. A file
+    that is not a valid decision is named in the task log and the data quality results and
+    skipped; the others load."""
+    from stls_warehouse.intake.portal_decisions import load_decisions as load
+
+    home = paths().ensure()
+    return load(home.decisions, home.warehouse, run_id=run_id).as_dict()
+
+
 def build_warehouse(*, full: bool = False) -> dict[str, Any]:
     """dbt: a full build when the dbt project changed or none succeeded yet, else only what
     the sources feed, or nothing when no source row and not the status date changed
@@ -137,7 +149,15 @@ def run_locally(run_id: str | None = None) -> dict[str, Any]:
     intake = [intake_batch(b["sla_code"], b["files"], run_id) for b in route_landing() if b["files"]]
     gate = gate_returns(run_id)
     load = load_returns(run_id)
+    decided = load_decisions(run_id)
     build_warehouse()
     checked = gate_warehouse(run_id)
     release = publish_release()
-    return {"intake": intake, "gate": gate, "load": load, "checked": checked, "release": release}
+    return {
+        "intake": intake,
+        "gate": gate,
+        "load": load,
+        "decisions": decided,
+        "checked": checked,
+        "release": release,
+    }

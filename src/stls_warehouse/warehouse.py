@@ -76,6 +76,44 @@ create table if not exists raw.submission_changes (
     changes_json         varchar not null    -- the lines added, removed, changed (no free text)
 );
 
+-- The return gate's warnings: one row per non-blocking check that failed on an accepted
+-- return (audit.dq_results rows of stage return_gate, severity warning, outcome FAILED),
+-- written by the warehouse writer with the returns they are about
+-- (quality.results.record_return_warnings). They become the returns' queries.
+create table if not exists raw.return_warnings (
+    run_id               varchar not null,
+    checked_at           timestamp not null, -- UTC
+    file_sha256          varchar not null,
+    sla_code             varchar,
+    period_key           varchar,
+    suite                varchar not null,
+    rule                 varchar not null,   -- the expectation's stable rule name
+    code                 varchar not null,
+    description          varchar not null,   -- the expectation's definition, in words
+    observed             varchar,            -- what was found (never free text of the return)
+    expected             varchar,
+    failing_count        integer not null,
+    row_refs             varchar
+);
+
+-- Decisions taken in the returns service (stls_warehouse.decisions): one row per decision
+-- file loaded, keyed by decision_id, never updated (intake.portal_decisions).
+create table if not exists raw.portal_decisions (
+    decision_id          varchar not null,
+    kind                 varchar not null,   -- explanation | sign_off | waiver_granted | waiver_revoked
+    sla_code             varchar not null,
+    return_type          varchar not null,   -- ledger | kpi
+    period_key           varchar not null,
+    actor                varchar not null,
+    actor_role           varchar not null,
+    decision_text        varchar not null,   -- explanation, declaration or waiver reason
+    file_sha256          varchar,            -- the return version explained or signed
+    rule                 varchar,            -- the warning explained
+    decided_at           timestamp not null, -- UTC
+    loaded_at            timestamp not null, -- UTC
+    source_path          varchar not null    -- below $STLS_HOME/decisions/
+);
+
 -- KPI rows of accepted returns.
 create table if not exists raw.kpi_values (
     file_sha256          varchar not null,

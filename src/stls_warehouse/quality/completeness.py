@@ -1,8 +1,10 @@
 """Completeness of returns against what is expected: the one home of the rule.
 
 A return is done when it is ACCEPTED, or WAIVED (waivers: dbt_project/seeds/
-ref_return_waivers.csv, each with a reason and who approved it) — a waived return that
-also received a rejected file counts as done, as `mart_return_status.is_waived` says.
+ref_return_waivers.csv, and those granted in the returns service and not revoked since,
+each with a reason and who approved it; dbt's int_return_waivers_current) — a waived
+return that also received a rejected file counts as done, as `mart_return_status.is_waived`
+says.
 A year is complete when every return expected of it (ledger P1..P12 and KPI April..March
 for every SLA) is done and every service line's `is_complete` agrees. Which returns are
 expected, their due dates and statuses are dbt's answer; this module only reads it:

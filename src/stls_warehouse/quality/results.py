@@ -334,6 +334,37 @@ def rebuild_mart(con: Any) -> None:
     )
 
 
+# The return gate's warnings as the raw source of the returns' queries (dbt source
+# returns.return_warnings): the same rows as in audit.dq_results, kept in step with it, so a
+# retried run's rows replace its earlier ones and a warehouse loaded before the table existed
+# gets its earlier warnings too. Only this changes when returns arrive: the warehouse gate's
+# rows, added on every run, never touch it, so a build with no new return stays skipped.
+_WARNING_ROWS = """
+    from audit.dq_results d
+    where d.stage = 'return_gate' and d.severity = 'warning' and d.outcome = 'FAILED'
+        and d.file_sha256 is not null
+"""
+_SAME_ROW = "w.run_id = d.run_id and w.file_sha256 = d.file_sha256 and w.rule = d.rule"
+
+
+def record_return_warnings(con: Any) -> int:
+    """Bring raw.return_warnings in step with the return gate's failed warnings; rows added."""
+    con.execute(
+        f"delete from raw.return_warnings w where not exists (select 1 {_WARNING_ROWS} and {_SAME_ROW})"
+    )
+    before = con.execute("select count(*) from raw.return_warnings").fetchone()[0]
+    con.execute(
+        f"""
+        insert into raw.return_warnings
+        select d.run_id, d.checked_at, d.file_sha256, d.sla_code, d.period_key, d.suite, d.rule,
+               d.code, d.message, d.observed, d.expected, d.failing_count, d.row_refs
+        {_WARNING_ROWS}
+            and not exists (select 1 from raw.return_warnings w where {_SAME_ROW})
+        """
+    )
+    return int(con.execute("select count(*) from raw.return_warnings").fetchone()[0]) - int(before)
+
+
 def record_staged_results(run_dir: Path, warehouse: Path) -> int:
     """The warehouse writer records the return gate's staged rows; how many it recorded."""
     from stls_warehouse.warehouse import connect
@@ -344,6 +375,7 @@ def record_staged_results(run_dir: Path, warehouse: Path) -> int:
         con.begin()
         ensure_tables(con)
         append_rows(con, rows)
+        record_return_warnings(con)
         rebuild_mart(con)
         con.commit()
     except BaseException:

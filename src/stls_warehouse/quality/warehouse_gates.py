@@ -6,8 +6,8 @@ DataFrame and validated with Great Expectations (its DuckDB SQL path fails):
 
 - reconciliation: the published ledger lines against each accepted return's total, and
   every mart's money totals against the ledger lines;
-- completeness: `is_complete` against mart_return_status; waivers carry a reason and an
-  approver;
+- completeness: `is_complete` against mart_return_status; waivers (the seed's and those
+  granted in the returns service) carry a reason and an approver;
 - personal data: no column of any table in schema `marts` that may carry free text.
 
 Every check's outcome is recorded as rows (audit.dq_results, published as
@@ -300,12 +300,15 @@ def completeness_frame(con: Any) -> Any:
 
 
 def waivers_frame(con: Any) -> Any:
-    if not _has_table(con, "ref", "ref_return_waivers"):
+    """Every waiver in force, the seed's and the returns service's alike (dbt's
+    `int_return_waivers_current`, a view, so it reads the seed table and the loaded
+    decisions as they are now)."""
+    if not _has_table(con, "intermediate", "int_return_waivers_current"):
         return _frame(
             con,
             "select 'mart_return_status' as table_name, '' as key, '' as sla_code, '' as return_type, "
-            "'' as period_key, '' as reason, '' as approved_by, null::date as approved_on, "
-            "true as names_expected_return where false",
+            "'' as period_key, '' as reason, '' as approved_by, null::timestamp as approved_on, "
+            "'' as waiver_source, true as names_expected_return where false",
         )
     return _frame(
         con,
@@ -314,11 +317,12 @@ def waivers_frame(con: Any) -> Any:
             'mart_return_status' as table_name,
             w.sla_code || ' ' || w.return_type || ' ' || w.period_key as key,
             w.sla_code, w.return_type, w.period_key,
-            nullif(trim(w.reason), '') as reason,
-            nullif(trim(w.approved_by), '') as approved_by,
-            w.approved_on,
+            nullif(trim(w.waiver_reason), '') as reason,
+            nullif(trim(w.waived_by), '') as approved_by,
+            w.waived_at as approved_on,
+            w.waiver_source,
             coalesce(s.is_expected, false) as names_expected_return
-        from ref.ref_return_waivers w
+        from intermediate.int_return_waivers_current w
         left join marts.mart_return_status s
             on s.sla_code = w.sla_code and s.return_type = w.return_type
             and s.period_key = w.period_key
@@ -328,7 +332,9 @@ def waivers_frame(con: Any) -> Any:
 
 
 def columns_frame(con: Any) -> Any:
-    return _frame(
+    from expectations.warehouse_personal_data import REVIEWED_COLUMNS
+
+    frame = _frame(
         con,
         """
         select c.table_name, c.column_name, c.data_type
@@ -339,6 +345,11 @@ def columns_frame(con: Any) -> Any:
         order by c.table_name, c.ordinal_position
         """,
     )
+    frame["reviewed"] = [
+        (table, column) in REVIEWED_COLUMNS
+        for table, column in zip(frame["table_name"], frame["column_name"], strict=True)
+    ]
+    return frame
 
 
 # --- idempotence ---------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 -- (var as_of_date, else env STLS_AS_OF_DATE, else today), first match wins:
 --   ACCEPTED  a current accepted version exists;
 --   REJECTED  files were received but none accepted;
---   WAIVED    nothing received and the return is in ref_return_waivers;
+--   WAIVED    nothing received and the return is waived now
+--             (int_return_waivers_current: ref_return_waivers, or a waiver
+--             granted in the returns service and not revoked since);
 --   OVERDUE   nothing received and the due date is before the as-of date;
 --   MISSING   otherwise (not yet due, or due on the as-of date itself).
 -- A waived return counts as in for completeness even when a rejected file
@@ -23,7 +25,7 @@ submissions as (
 
 waivers as (
 
-    select * from {{ ref('ref_return_waivers') }}
+    select * from {{ ref('int_return_waivers_current') }}
 
 ),
 
@@ -37,7 +39,11 @@ joined as (
         submissions.received_at,
         submissions.current_file_sha256 is not null
             as has_accepted_version,
-        waivers.sla_code is not null as is_waived
+        waivers.sla_code is not null as is_waived,
+        waivers.waiver_reason,
+        waivers.waived_by,
+        waivers.waived_at,
+        waivers.waiver_source
 
     from scheduled
     left join submissions

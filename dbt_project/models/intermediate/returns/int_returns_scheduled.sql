@@ -1,8 +1,9 @@
 -- Rule: which returns are expected, and when each is due.
 -- Expected: every SLA x ledger period P1..P12 and KPI month (April..March)
 -- of every financial year in ref_sla_budgets, while the SLA is on the
--- register. Also listed: any other return received or waived for a
--- registered SLA (P13, a year without budget). Due date: the period's last
+-- register. Also listed: any other return received or waived (by the seed
+-- or in the returns service) for a registered SLA (P13, a year without
+-- budget). Due date: the period's last
 -- day plus ref_return_deadlines' days for the return type, taking the
 -- deadline in force on that last day.
 with
@@ -33,7 +34,7 @@ submissions as (
 
 waivers as (
 
-    select * from {{ ref('ref_return_waivers') }}
+    select * from {{ ref('int_return_waivers_current') }}
 
 ),
 
