@@ -165,6 +165,8 @@ def test_decisions_come_back_published_and_a_second_run_changes_nothing(home: Pa
 
     log = _stls_run(home)
     assert f"decision file skipped: 2021-10-02/{broken.name}" in log
+    # Only decisions arrived: the planned build rebuilds what they feed, not the whole project.
+    assert "dbt build plan: targeted" in log and "source portal.decisions 0 -> 5 rows" in log
 
     (answered,) = _published(home, "mart_return_queries", f"period_key = '{P05}'")
     assert answered["query_status"] == "ANSWERED"
@@ -248,3 +250,35 @@ def test_a_new_version_is_neither_signed_off_nor_explained_by_the_old_one(home: 
     p06 = _status(home, "ledger", P06)
     assert p06["current_version"] == 2
     assert p06["signed_off_by"] is p06["signed_off_at"] is p06["signed_off_file_sha256"] is None
+
+
+def test_postgresql_publication_carries_the_queries_and_the_new_columns(home: Paths) -> None:
+    import psycopg
+
+    from stls_warehouse.publish import postgres
+    from stls_warehouse.publish.release import current_manifest
+
+    server = "postgresql://postgres@127.0.0.1:5432"
+    database = "stls_returns_service_test" + os.environ.get("STLS_TEST_PG_SUFFIX", "")
+    try:
+        admin = psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"no PostgreSQL server on 127.0.0.1:5432: {error}")
+    admin.execute(f"drop database if exists {database} with (force)")
+    admin.execute(f"create database {database}")
+    try:
+        release = (home.published / "current").resolve()
+        postgres.publish_release(f"{server}/{database}", release, current_manifest(home) or {})
+        with psycopg.connect(f"{server}/{database}") as con:
+            queries = con.execute(
+                "select rule, query_status, explanation from stls_published.mart_return_queries"
+            ).fetchall()
+            waived = con.execute(
+                "select waiver_reason, waived_by, open_queries from stls_published.mart_return_status "
+                "where sla_code = 'SWA' and return_type = 'kpi' and period_key = '2021-08'"
+            ).fetchall()
+        assert [q[0] for q in queries] == ["payroll_every_month"]
+        assert waived == [("Service closed in August", "finance@kent.example", 0)]
+    finally:
+        admin.execute(f"drop database if exists {database} with (force)")
+        admin.close()
