@@ -15,7 +15,8 @@ Which build (`plan_build`), in order:
   target or warehouse file differs; or when a relation the last build made is missing.
 - **targeted** `dbt build --select source:returns.<table>+ ... --exclude-resource-type
   unit_test`: when only the data changed. Each source table (every dbt source: the
-  submissions, ledger lines and KPI values intake appends to) whose rows changed, and
+  submissions, ledger lines, KPI values and return warnings intake appends to, and the
+  returns service's decisions, `source:portal.decisions`) whose rows changed, and
   everything downstream of it, is rebuilt and its data tests run; on a new status date, so
   is every model that calls `as_of_date()` and everything downstream of it. Nothing else
   can change: seeds, models built from seeds and unchanged sources alone, the seeds' tests
