@@ -215,7 +215,13 @@ def test_every_model_reading_a_raw_table_does_so_through_a_source(sequence: Sequ
         and re.search(r"\braw\.", (node.get("raw_code") or "").lower().replace('"', ""))
     ]
     assert readers == []
-    assert {s["name"] for s in manifest["sources"].values()} == {"submissions", "ledger_lines", "kpi_values"}
+    assert {s["name"] for s in manifest["sources"].values()} == {
+        "submissions",
+        "ledger_lines",
+        "kpi_values",
+        "return_warnings",
+        "decisions",
+    }
 
 
 def test_the_auditors_results_keep_every_node_after_a_targeted_build(sequence: Sequence) -> None:

@@ -20,7 +20,8 @@ REPUBLISH_BUILD = (
 
 
 def run_pipeline_without_publishing(run_id: str, dbt_command: tuple[str, ...] | None = None) -> None:
-    """Intake, load and build, as the DAG runs them (STLS_HOME set by the caller); the
+    """Intake, load (returns, then decisions) and build, as the DAG runs them (STLS_HOME set
+    by the caller); the
     pipeline's own `dbt build` unless another dbt command is given."""
     from stls_warehouse import pipeline, transform
     from stls_warehouse.config import paths
@@ -29,6 +30,7 @@ def run_pipeline_without_publishing(run_id: str, dbt_command: tuple[str, ...] | 
         if batch["files"]:
             pipeline.intake_batch(batch["sla_code"], batch["files"], run_id)
     pipeline.load_returns(run_id)
+    pipeline.load_decisions(run_id)
     if dbt_command is None:
         pipeline.build_warehouse()  # raises DbtFailed unless every model and test passed
     else:

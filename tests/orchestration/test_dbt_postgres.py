@@ -3,7 +3,8 @@
 A small slice of synthetic returns goes through intake and the submission ledger into a
 temporary DuckDB warehouse, which the pipeline builds as usual; its raw tables are copied
 into a fresh PostgreSQL database (`stls_dbt_it`, dropped afterwards) with the warehouse's
-own RAW_DDL and COPY, and `dbt build --target postgres` runs every model, seed, data test
+own RAW_DDL and COPY (the returns service's decisions and the return gate's warnings
+included), and `dbt build --target postgres` runs every model, seed, data test
 and unit test there. Every mart must then hold the same rows, with the same types, on both.
 """
 
@@ -27,7 +28,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 DATABASE = "stls_dbt_it" + os.environ.get("STLS_TEST_PG_SUFFIX", "")  # parallel checkouts set a suffix
 AS_OF = "2022-09-30"
 SLAS = ["SWA", "CSN", "CPD"]
-RAW_TABLES = ["submissions", "ledger_lines", "kpi_values", "submission_changes"]
+RAW_TABLES = [
+    "submissions",
+    "ledger_lines",
+    "kpi_values",
+    "submission_changes",
+    "return_warnings",
+    "portal_decisions",
+]
 MARTS = sorted(path.stem for path in (DBT_PROJECT_DIR / "models" / "marts").glob("*/*.sql"))
 
 
@@ -80,8 +88,59 @@ def _build_duckdb_warehouse(home: Path) -> None:
     from stls_warehouse.synthetic.generator import generate
     from tests.marts.harness import run_pipeline_without_publishing
 
-    generate(paths().ensure().landing, years=["2021-22"], slas=SLAS, periods=[1, 2, 3])
+    home = paths().ensure()
+    generate(home.landing, years=["2021-22"], slas=SLAS, periods=[1, 2, 3])
+    _add_a_query_and_decisions(home)
     run_pipeline_without_publishing("dbt_postgres")  # DuckDB: the pipeline's dbt build
+
+
+def _add_a_query_and_decisions(home: Any) -> None:
+    """A nil SWA P04 (the payroll warning: a query), its explanation and sign-off, and a
+    waiver of CSN's July KPI return, as the returns service records them."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    from stls_warehouse import decisions
+    from stls_warehouse.decisions import Decision
+    from tests.factories import csv_bytes, ledger_rows
+
+    rows = ledger_rows("SWA", "2021-22", 4)[:1]
+    rows[0].update(account_code="NIL", amount="0")
+    data = csv_bytes(rows)
+    (home.landing / "LEDGER_SWA_2021-22_P04.csv").write_bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
+    when = datetime(2021, 8, 2, 9, tzinfo=UTC)
+    common = {"sla_code": "SWA", "return_type": "ledger", "period_key": "2021-22-P04", "decided_at": when}
+    for decision in (
+        Decision(
+            "explanation",
+            actor="sbm",
+            actor_role="school_submitter",
+            text="Closed",
+            file_sha256=sha,
+            rule="payroll_every_month",
+            **common,
+        ),  # type: ignore[arg-type]
+        Decision(
+            "sign_off",
+            actor="head",
+            actor_role="school_approver",
+            text="True record",
+            file_sha256=sha,
+            **common,
+        ),  # type: ignore[arg-type]
+        Decision(
+            "waiver_granted",
+            "CSN",
+            "kpi",
+            "2021-07",
+            actor="finance",
+            actor_role="county_finance",
+            text="Summer",
+            decided_at=when,
+        ),
+    ):
+        decisions.record(home.decisions, decision)
 
 
 def _copy_raw_tables(duckdb_path: Path) -> None:
@@ -215,5 +274,6 @@ def test_contracted_figures_agree(warehouses: Warehouses) -> None:
     status = "select status, count(*) from marts.mart_return_status group by status"
     on_postgres = Counter(dict(_postgres_rows(status)))
     assert on_postgres == Counter(dict(_duckdb_rows(warehouses.duckdb_path, status)))
-    # 3 SLAs x (P1-P3 ledger + April-June KPI) returns were sent and accepted
-    assert on_postgres["ACCEPTED"] == len(SLAS) * 6
+    # 3 SLAs x (P1-P3 ledger + April-June KPI) returns were sent and accepted, and SWA's nil P04
+    assert on_postgres["ACCEPTED"] == len(SLAS) * 6 + 1
+    assert on_postgres["WAIVED"] == 1

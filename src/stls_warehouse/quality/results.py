@@ -32,7 +32,7 @@ STAGED = Path("quality") / "checks.json"
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("run_id", "varchar not null"),
     ("checked_at", "timestamp not null"),
-    ("stage", "varchar not null"),  # intake | return_gate | warehouse_gate
+    ("stage", "varchar not null"),  # intake | return_gate | decision_load | warehouse_gate
     ("suite", "varchar not null"),
     ("rule", "varchar not null"),
     ("code", "varchar not null"),
