@@ -83,15 +83,23 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouses]
 
 
 def _build_duckdb_warehouse(home: Path) -> None:
-    """Three SLAs, P1-P3 and their KPI months of 2021-22, through the pipeline's own stages."""
+    """Three SLAs, P1-P3 and their KPI months of 2021-22 (and a nil P04 with a query), through
+    the pipeline's own stages."""
+    from stls_warehouse import pipeline
     from stls_warehouse.config import paths
     from stls_warehouse.synthetic.generator import generate
-    from tests.marts.harness import run_pipeline_without_publishing
 
-    home = paths().ensure()
-    generate(home.landing, years=["2021-22"], slas=SLAS, periods=[1, 2, 3])
-    _add_a_query_and_decisions(home)
-    run_pipeline_without_publishing("dbt_postgres")  # DuckDB: the pipeline's dbt build
+    where = paths().ensure()
+    generate(where.landing, years=["2021-22"], slas=SLAS, periods=[1, 2, 3])
+    _add_a_query_and_decisions(where)
+    # The DAG's stages, the return gate included (its warnings are the queries).
+    for batch in pipeline.route_landing():
+        if batch["files"]:
+            pipeline.intake_batch(batch["sla_code"], batch["files"], "dbt_postgres")
+    pipeline.gate_returns("dbt_postgres")
+    pipeline.load_returns("dbt_postgres")
+    pipeline.load_decisions("dbt_postgres")
+    pipeline.build_warehouse()  # DuckDB: the pipeline's dbt build
 
 
 def _add_a_query_and_decisions(home: Any) -> None:
