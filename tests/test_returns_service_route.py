@@ -192,6 +192,16 @@ def test_decisions_come_back_published_and_a_second_run_changes_nothing(home: Pa
     assert september["status"] == "OVERDUE" and not september["is_waived"]
     assert september["waiver_reason"] is None
 
+    # The returns service's own reader sees the same (the boundary both sides code against).
+    from stls_portal.published import Release
+
+    reader = Release.current(home.home)
+    (seen,) = reader.queries("SWA", "ledger", P05)
+    assert (seen["explanation"], seen["query_status"]) == (answered["explanation"], "ANSWERED")
+    seen_status = reader.return_status("SWA")
+    assert seen_status[("ledger", P06)]["signed_off_by"] == "head.swa@example.org"
+    assert seen_status[("kpi", "2021-08")]["waiver_reason"] == "Service closed in August"
+
     release = (home.published / "current").resolve()
     again = _stls_run(home)
     assert "dbt build plan: skip" in again
