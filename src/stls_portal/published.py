@@ -8,7 +8,7 @@ in memory, filtered to one SLA.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,14 @@ QUERY_COLUMNS = (
     "explained_at",
     "query_status",
 )
+
+
+def _as_utc(value: Any) -> Any:
+    """Published times are UTC; a table written without a time zone on them still means UTC,
+    so that a page shows them in UK time (Django's TIME_ZONE) and never an hour off in summer."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,7 @@ class Release:
             params = [str(path), *(v for c, v in equal.items() if c in present)]
             cursor = con.execute(f"select {selected} from read_parquet(?) where {where}", params)
             names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            return [dict(zip(names, map(_as_utc, row), strict=True)) for row in cursor.fetchall()]
 
     def return_status(self, sla_code: str) -> dict[tuple[str, str], dict[str, Any]]:
         """mart_return_status of one SLA, by (return_type, period_key)."""
