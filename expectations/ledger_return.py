@@ -51,18 +51,28 @@ def build_suite() -> gx.ExpectationSuite:
             ),
         )
     )
-    suite.add_expectation(
-        e.ExpectColumnValuesToBeInSet(
-            column="account_code",
-            value_set=[code.account_code for code in reference.account_codes().values()],
-            meta=meta(
-                "account_code_known",
-                BLOCKING,
-                "Every line uses an account code of the CFR list.",
-                "UNKNOWN_ACCOUNT",
-            ),
+    # The CFR list changes by financial year (bare E20 to 2023-24, E20A..E20G after): one
+    # expectation per span of years over which the list is the same.
+    for first, after, codes in reference.account_code_eras():
+        bounds = [
+            f'financial_year >= "{first}"' if first else "",
+            f'financial_year < "{after}"' if after else "",
+        ]
+        condition = " and ".join(b for b in bounds if b)
+        suite.add_expectation(
+            e.ExpectColumnValuesToBeInSet(
+                column="account_code",
+                value_set=sorted(codes),
+                **({"row_condition": condition, "condition_parser": "pandas"} if condition else {}),
+                meta=meta(
+                    "account_code_known" if not first else f"account_code_known_from_{first}",
+                    BLOCKING,
+                    "Every line uses an account code of the CFR list of its financial year "
+                    f"({'before ' + after if not first else 'from ' + first}).",
+                    "UNKNOWN_ACCOUNT",
+                ),
+            )
         )
-    )
     suite.add_expectation(
         e.ExpectColumnValuesToBeInSet(
             column="fund_strand",

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
 from stls_warehouse.config import SEEDS_DIR
+from stls_warehouse.periods import financial_year_label, financial_year_of, parse_financial_year
 
 SERVICE_LINES = ("DISTRICT", "PD", "SENSORY")
 EXPENDITURE_CATEGORIES = (
@@ -48,6 +49,24 @@ class AccountCode:
     account_code: str
     account_name: str
     expenditure_category: str
+    # The CFR framework changes by financial year: a code is valid in a year whose 1 April
+    # lies between these dates (inclusive).
+    valid_from: date = date(2000, 4, 1)
+    valid_to: date = date(9999, 12, 31)
+
+    def is_valid_in(self, financial_year: str) -> bool:
+        start = _year_start(financial_year)
+        return start is not None and self.valid_from <= start <= self.valid_to
+
+    @property
+    def years_in_words(self) -> str:
+        """When the code is valid, as a school reads it: `to 2023-24`, `from 2024-25`."""
+        parts = []
+        if self.valid_from > date(2000, 4, 1):
+            parts.append(f"from {financial_year_label(self.valid_from.year)}")
+        if self.valid_to < date(9999, 12, 31):
+            parts.append(f"to {financial_year_label(self.valid_to.year - 1)}")
+        return " ".join(parts) or "in every year"
 
 
 @dataclass(frozen=True)
@@ -88,15 +107,57 @@ def slas() -> dict[str, Sla]:
     return register
 
 
+def _year_start(financial_year: str) -> date | None:
+    start = parse_financial_year(financial_year)
+    return None if start is None else date(start, 4, 1)
+
+
 @cache
 def account_codes() -> dict[str, AccountCode]:
-    """Account codes keyed by their upper-cased spelling (codes are case-insensitive)."""
-    return {
-        row["account_code"].upper(): AccountCode(
-            row["account_code"], row["account_name"], row["expenditure_category"]
+    """Every account code of any year, keyed by its upper-cased spelling (codes are
+    case-insensitive). Which year a code is valid in: `account_codes_in`."""
+    codes: dict[str, AccountCode] = {}
+    for row in seed_rows("ref_account_codes"):
+        key = row["account_code"].upper()
+        if key in codes:
+            raise ValueError(f"ref_account_codes: {row['account_code']} is listed twice")
+        codes[key] = AccountCode(
+            row["account_code"],
+            row["account_name"],
+            row["expenditure_category"],
+            date.fromisoformat(row["valid_from"]),
+            date.fromisoformat(row["valid_to"]),
         )
-        for row in seed_rows("ref_account_codes")
-    }
+    return codes
+
+
+@cache
+def account_codes_in(financial_year: str) -> dict[str, AccountCode]:
+    """The account codes valid in a financial year (the CFR list of that year), keyed by
+    their upper-cased spelling; empty for a text that is not a financial year."""
+    return {key: code for key, code in account_codes().items() if code.is_valid_in(financial_year)}
+
+
+@cache
+def account_code_eras() -> tuple[tuple[str | None, str | None, frozenset[str]], ...]:
+    """The spans of financial years over which the code list does not change, oldest
+    first, as (first year, or None for every year before; the year after the span, or None
+    for every year after; the canonical codes valid in it). Today: (None, 2024-25, with
+    E20) and (2024-25, None, without E20)."""
+    codes = account_codes().values()
+    bounds = sorted(
+        {financial_year_of(c.valid_from) for c in codes if c.valid_from > date(2000, 4, 1)}
+        | {
+            financial_year_of(c.valid_to + timedelta(days=1))
+            for c in codes
+            if c.valid_to < date(9999, 12, 31)
+        }
+    )
+    eras = []
+    for first, after in zip([None, *bounds], [*bounds, None], strict=True):
+        probe = first or financial_year_label(int((after or "2021")[:4]) - 1)
+        eras.append((first, after, frozenset(c.account_code for c in codes if c.is_valid_in(probe))))
+    return tuple(eras)
 
 
 @cache

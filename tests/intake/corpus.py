@@ -328,13 +328,24 @@ def corpus() -> list[Bad]:
             "bare-and-unknown-accounts",
             LC,
             csv_bytes(
-                _ledger(4, r2={"account_code": "E20"}, r3={"account_code": "i08"}, r4={"account_code": "E99"})
+                _ledger(4, r2={"account_code": "E28"}, r3={"account_code": "i08"}, r4={"account_code": "E99"})
             ),
             [
                 ("UNKNOWN_ACCOUNT", None, 2, "account_code"),
                 ("UNKNOWN_ACCOUNT", None, 3, "account_code"),
                 ("UNKNOWN_ACCOUNT", None, 4, "account_code"),
             ],
+        ),
+        Bad(
+            "bare-e20-from-2024-25",
+            "LEDGER_SWA_2024-25_P07.csv",
+            csv_bytes(
+                [
+                    r | {"account_code": a}
+                    for r, a in zip(ledger_rows(fy="2024-25", n=3), ["E20", "e20c", "I18a"], strict=True)
+                ]
+            ),
+            [("UNKNOWN_ACCOUNT", None, 2, "account_code"), ("UNKNOWN_ACCOUNT", None, 4, "account_code")],
         ),
         Bad(
             "nil-beside-lines",

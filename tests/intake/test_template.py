@@ -40,6 +40,26 @@ def test_a_filled_ledger_template_validates_and_a_blank_one_does_not(
     assert len(filled.ledger_lines) == 3 and "Notes" in book.sheetnames
 
 
+@pytest.mark.parametrize(("year", "has_bare_e20"), [("2023-24", True), ("2024-25", False)])
+def test_the_ledger_template_lists_the_account_codes_of_its_year(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], year: str, has_bare_e20: bool
+) -> None:
+    """The Notes sheet lists the CFR codes the validator accepts in the template's year."""
+    assert (
+        main(["template", "ledger", "--sla", "THA", "--period", f"{year}-P01", "--out", str(tmp_path)]) == 0
+    )
+    book = load_workbook(Path(capsys.readouterr().out.strip()))
+    rows = [r for r in book["Notes"].iter_rows(values_only=True) if r and r[0]]
+    start = next(i for i, r in enumerate(rows) if r[0] == "account_code" and r[1] == "CFR name")
+    listed = [r[0] for r in rows[start + 1 :]]
+    assert listed == [c.account_code for c in reference.account_codes_in(year).values()]
+    assert ("E20" in listed) is has_bare_e20 and "E20C" in listed
+    help_text = next(r[2] for r in rows if r[0] == "account_code" and r[1] == "yes")
+    assert ("not E20, I18a, I18b" in help_text) is not has_bare_e20
+    named = {r[0]: r[1] for r in rows[start + 1 :]}
+    assert named["E27"] == "Bought in professional services - curriculum"
+
+
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_a_filled_kpi_template_validates(tmp_path: Path, fmt: str) -> None:
     assert (

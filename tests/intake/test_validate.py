@@ -44,7 +44,7 @@ def test_headers_are_trimmed_case_insensitive_and_in_any_order() -> None:
 def test_every_problem_is_listed_with_row_and_column() -> None:
     rows = ledger_rows(n=4)
     rows[0]["amount"] = "1.234"
-    rows[1]["account_code"] = "E20"
+    rows[1]["account_code"] = "E28"
     rows[2]["fund_strand"] = "CAPITAL"
     rows[3]["is_overhead_recharge"] = "maybe"
     rows[3]["posting_date"] = "2021-11-01"
@@ -57,6 +57,29 @@ def test_every_problem_is_listed_with_row_and_column() -> None:
         ("INVALID_FLAG", 5, "is_overhead_recharge"),
     ]
     assert not result.ledger_lines
+
+
+def test_account_codes_follow_the_cfr_list_of_the_return_s_year() -> None:
+    """CFR split E20 into E20A..E20G from 2024-25 and dropped I18a/I18b: a genuine 2022-23
+    ledger with ICT spend under bare E20 is accepted; the same line in 2024-25 is refused
+    with the hint to use a lettered form. Lettered forms are accepted in every year."""
+    rows = ledger_rows(fy="2022-23", n=4)
+    for row, code in zip(rows, ["E20", "e20", "I18a", "E20C"], strict=True):
+        row["account_code"] = code
+    accepted = validate_return("LEDGER_SWA_2022-23_P07.csv", csv_bytes(rows))
+    assert accepted.accepted, accepted.errors
+    assert [line.account_code for line in accepted.ledger_lines] == ["E20", "E20", "I18a", "E20C"]
+
+    rows = ledger_rows(fy="2024-25", n=4)
+    for row, code in zip(rows, ["E20", "E20C", "I18b", "E23"], strict=True):
+        row["account_code"] = code
+    rejected = validate_return("LEDGER_SWA_2024-25_P07.csv", csv_bytes(rows))
+    assert codes(rejected) == [("UNKNOWN_ACCOUNT", 2, "account_code"), ("UNKNOWN_ACCOUNT", 4, "account_code")]
+    bare, covid = rejected.errors
+    assert "not a CFR account code in 2024-25" in bare.message
+    assert "valid to 2023-24" in bare.message
+    assert "lettered form (E20A..E20G)" in bare.message
+    assert "not a CFR account code in 2024-25" in covid.message
 
 
 def test_thirty_bad_amounts_give_thirty_errors() -> None:

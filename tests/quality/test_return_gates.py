@@ -247,7 +247,7 @@ def test_ledger_lines_validated_in_chunks_give_the_verdicts_of_one_pass(
         outcome = run.gate(chunk_lines=chunk_lines)
         records = run.records()
         lines_checks = [c for c in outcome.checks if c.suite == "ledger_return"]
-        assert len(lines_checks) == len({c.rule for c in lines_checks}) == 13  # one result per rule
+        assert len(lines_checks) == len({c.rule for c in lines_checks}) == 14  # one result per rule
         assert sum(c.element_count for c in lines_checks if c.rule == "amount_present") == 9
 
         shown = {
@@ -286,8 +286,35 @@ def test_ledger_lines_validated_in_chunks_give_the_verdicts_of_one_pass(
         }
 
         rows = [r for r in read_staged_rows(run.run_dir) if r.suite == "ledger_return"]
-        assert len(rows) == 13 * 3  # one row per rule per return, whichever chunk it was in
+        assert len(rows) == 14 * 3  # one row per rule per return, whichever chunk it was in
         failed = {(r.file_name, r.rule): (r.failing_count, r.row_refs, r.observed) for r in rows if r.failed}
         assert failed[(p08, "amount_plausible")] == (1, "4", "row 4: amount=-300000.00")
         verdicts.append((shown, failed))
     assert verdicts[0] == verdicts[1]
+
+
+def test_the_gate_checks_account_codes_against_the_cfr_list_of_the_line_s_year(
+    staged: Callable[..., Staged],
+) -> None:
+    """Bare E20 passes the gate in 2022-23 and is UNKNOWN_ACCOUNT in 2024-25 (where intake
+    would have caught it: the gate restates the contract, year by year)."""
+    early, late = "LEDGER_SWA_2022-23_P07.csv", "LEDGER_SWA_2024-25_P07.csv"
+    run = staged(
+        {
+            early: csv_bytes(ledger_rows("SWA", "2022-23", 7)),
+            late: csv_bytes(ledger_rows("SWA", "2024-25", 7)),
+        }
+    )
+
+    def bare_e20(rows: list[dict[str, Any]]) -> None:
+        rows[1]["account_code"] = "E20"
+
+    run.tamper_lines(early, bare_e20)
+    run.tamper_lines(late, bare_e20)
+    run.gate()
+    records = run.records()
+    assert records[early]["status"] == "ACCEPTED", records[early]["errors"]
+    assert records[late]["status"] == "REJECTED"
+    assert problems(records[late]) == [
+        ("UNKNOWN_ACCOUNT", "account_code_known_from_2024-25", 3, "account_code")
+    ]

@@ -221,6 +221,17 @@ def test_pension_lines_are_tps_uplift_on_teacher_pay(returns):
         assert Decimal("0.070") < pension[code] / teachers[code] < Decimal("0.074"), code
 
 
+def test_ict_spend_is_bare_e20_to_2023_24_and_lettered_from_2024_25(returns):
+    """CFR split E20 into E20A..E20G from 2024-25; every code is valid in its line's year."""
+    ict: dict[str, set[str]] = defaultdict(set)
+    for line in returns.ledger_lines():
+        assert reference.account_codes()[line.account_code.upper()].is_valid_in(line.financial_year), line
+        if line.account_code.upper().startswith("E20"):
+            ict[line.financial_year].add(line.account_code)
+    assert ict["2021-22"] == ict["2022-23"] == ict["2023-24"] == {"E20"}
+    assert {"E20A", "E20D", "E20E", "E20G"} <= ict["2024-25"] and "E20" not in ict["2024-25"]
+
+
 def test_resources_spike_in_september_and_january(returns):
     by_period: dict[int, Decimal] = defaultdict(Decimal)
     for line in returns.ledger_lines():

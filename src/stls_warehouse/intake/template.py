@@ -72,13 +72,24 @@ def ledger_template(sla_code: str, period_key: str, fmt: str) -> tuple[str, byte
         notes = [
             ["column", "required", "what to write"],
             *[
-                _row(column, "yes" if column in LEDGER.required else "no", _ledger_help(column))
+                _row(
+                    column,
+                    "yes" if column in LEDGER.required else "no",
+                    _ledger_help(column, period.financial_year),
+                )
                 for column in LEDGER.columns
             ],
             [],
             ["Copy row 2 down, one row per ledger line. A period with nothing to report: one line with"],
             ["account_code NIL and amount 0. An optional 'Control' sheet may hold control_total and"],
             ["line_count (labels in column A, values in column B)."],
+            [],
+            [f"Account codes of the CFR list for {period.financial_year} (the list changes by year)"],
+            ["account_code", "CFR name", "reported under", "valid"],
+            *[
+                _row(code.account_code, code.account_name, code.expenditure_category, code.years_in_words)
+                for code in reference.account_codes_in(period.financial_year).values()
+            ],
         ]
     data = render_table(fmt, LEDGER, [row], notes=notes)
     return naming.ledger_file_name(sla, period, f".{fmt}"), data
@@ -141,9 +152,20 @@ _LEDGER_HELP = {
 }
 
 
-def _ledger_help(column: str) -> str:
+def _ledger_help(column: str, financial_year: str) -> str:
     if column == "fund_strand":
         return reference.fund_strands_in_words()
+    if column == "account_code":
+        dropped = sorted(
+            code.account_code
+            for code in reference.account_codes().values()
+            if not code.is_valid_in(financial_year)
+        )
+        gone = f"; not {', '.join(dropped)} (not CFR codes in {financial_year})" if dropped else ""
+        return (
+            f"a CFR code of {financial_year} (listed below), e.g. E01, E20A, I08a, "
+            f"or NIL on a nil return{gone}"
+        )
     return _LEDGER_HELP[column]
 
 

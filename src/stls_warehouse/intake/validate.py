@@ -681,6 +681,21 @@ def _remembered(
     return value
 
 
+def _unknown_account_message(text: str, key: str, year: str | None, lettered: set[str]) -> str:
+    """Why a code is refused, and what to use: the CFR list changes by financial year."""
+    known = reference.account_codes().get(key)
+    forms = sorted(
+        code.account_code
+        for upper, code in reference.account_codes().items()
+        if upper[:-1] == key and upper[-1].isalpha() and (year is None or code.is_valid_in(year))
+    )
+    if known is not None and year is not None:
+        hint = f"; use its lettered form ({forms[0]}..{forms[-1]})" if forms else "; use a code of that year"
+        return f"'{text}' is not a CFR account code in {year}: it is valid {known.years_in_words}{hint}."
+    hint = f" (use its lettered form, e.g. {forms[0]})" if key in lettered and forms else ""
+    return f"'{text}' is not a CFR account code of the contract's list{hint}; use one of the listed codes."
+
+
 def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _Table) -> None:
     name = result.name
     file_period = name.period if name is not None and isinstance(name.period, LedgerPeriod) else None
@@ -758,18 +773,20 @@ def _check_ledger_rows(result: ValidationResult, problems: _Collector, table: _T
             key = account_cell.text.upper()
             if key == NIL_ACCOUNT:
                 is_nil = True
-            elif key in accounts:
-                account = accounts[key].account_code
             else:
-                hint = " (use its lettered form, e.g. E20A or I08a)" if key in lettered else ""
-                row.error(
-                    Code.UNKNOWN_ACCOUNT,
-                    "account_code",
-                    f"'{account_cell.text}' is not a CFR account code of the contract's list{hint}; "
-                    "use one of the listed codes.",
-                    account_cell,
-                    "a CFR code such as E01, E20A, I08a (or NIL on a nil return)",
-                )
+                year_period = file_period or period
+                year = year_period.financial_year if year_period is not None else None
+                known = accounts.get(key)
+                if known is not None and (year is None or known.is_valid_in(year)):
+                    account = known.account_code
+                else:
+                    row.error(
+                        Code.UNKNOWN_ACCOUNT,
+                        "account_code",
+                        _unknown_account_message(account_cell.text, key, year, lettered),
+                        account_cell,
+                        "a CFR code of the year, such as E01, E20A, I08a (or NIL on a nil return)",
+                    )
         strand = None
         if (cell := row.required("fund_strand")) is not None:
             if cell.text.upper() in strands:

@@ -24,6 +24,10 @@ Calibration
     overspend factor) -> component -> month -> line. Recharges are computed first and the
     rest of their category shared out around them.
 
+Account codes
+    Follow the CFR list of the line's year (ref_account_codes): ICT spend is posted to bare
+    E20 until 2023-24 and to its lettered forms (E20A..E20G) from 2024-25 (cfr_code).
+
 Later years
     Grow from each component's 2021-22 months: teachers' pay awards from September, NJC
     flat awards for support and admin staff (paid late, with an arrears line), CPI on
@@ -917,6 +921,18 @@ def _period_drafts(code: str, financial_year: str, period: int, seed: int) -> li
     return drafts
 
 
+@cache
+def cfr_code(account: str, financial_year: str) -> str:
+    """The account code a finance system would post to in that year: CFR had one code E20
+    (ICT learning resources) until 2023-24 and lettered forms E20A..E20G from 2024-25, so a
+    lettered form whose bare code is valid in the year is written bare (ref_account_codes)."""
+    valid = reference.account_codes_in(financial_year)
+    bare = account[:-1]
+    if account[-1:].isalpha() and bare.upper() in valid:
+        return valid[bare.upper()].account_code
+    return account
+
+
 def _line_ref(style: str, code: str, financial_year: str, period: int, number: int) -> str:
     if style == "journal":
         return f"JNL{100_000 + (YEARS.index(financial_year) * 13 + period) * 1_000 + number:06d}"
@@ -951,7 +967,7 @@ def ledger_return(
                     line_ref=_line_ref(profile.ref_style, code, financial_year, period, number),
                     posting_date=d.posting_date,
                     cost_centre=f"{code}-{d.activity}",
-                    account_code=d.account,
+                    account_code=cfr_code(d.account, financial_year),
                     fund_strand=d.strand,
                     description=d.description,
                     amount=pounds(part),
