@@ -12,6 +12,8 @@ never a rejection.
 
 from __future__ import annotations
 
+import re
+
 import great_expectations as gx
 
 from expectations import BLOCKING, WARNING, meta
@@ -165,6 +167,22 @@ def build_suite() -> gx.ExpectationSuite:
                 WARNING,
                 "OUTREACH spend on an SLA with no outreach budget that year; check the fund strand "
                 "(CORE is usual) and send a corrected return if it is wrong.",
+            ),
+        )
+    )
+    activities = "|".join(re.escape(a) for a in reference.cost_centre_activities())
+    suite.add_expectation(
+        e.ExpectColumnValuesToMatchRegex(
+            column="cost_centre_text",
+            regex=rf"(?i)-[ \t\u00a0]*(?:{activities})[ \t\u00a0]*$",
+            meta=meta(
+                "activity_readable_from_cost_centre",
+                WARNING,
+                "The line's activity cannot be read from its cost centre (it should end "
+                f"-{', -'.join(reference.cost_centre_activities())}): the warehouse reports its spend "
+                "as unclassified, so outreach money spent on core work cannot be seen. Please tell "
+                "us what the cost centre is for, or use the convention in your next return.",
+                report_column="cost_centre",
             ),
         )
     )

@@ -4,7 +4,9 @@ The DataFrame (quality.warehouse_gates.completeness_frame) holds one row per fin
 year and service line of mart_service_line_budget_outturn: its published `is_complete`,
 `derived_is_complete` (every expected ledger return P1..P12 of every SLA of the line is
 ACCEPTED or waived, by mart_return_status), and the counts `ledger_expected`,
-`ledger_in`, `kpi_expected`, `kpi_in` (accepted or waived).
+`ledger_in`, `kpi_expected`, `kpi_in` (accepted or waived), and `is_pension_allocated`
+with `year_pension_unallocated` (the year's pension funding that had no basis to be
+allocated by).
 
 A table that claims completeness the return status does not support is blocked; a year
 still in progress publishes with `is_complete` false and draws an (expected) warning.
@@ -53,4 +55,20 @@ def build_suite() -> gx.ExpectationSuite:
                 ),
             )
         )
+    suite.add_expectation(
+        e.ExpectColumnValuesToBeInSet(
+            column="is_pension_allocated",
+            value_set=[True],
+            meta=meta(
+                "pension_funding_allocated",
+                WARNING,
+                "The year's pension funding could not be allocated to the SLAs: its basis year's "
+                "ledger returns are not in the warehouse. The tables show it as unallocated "
+                "(year_pension_unallocated), not as 0 per SLA.",
+                "PENSION_UNALLOCATED",
+                table=TABLE,
+                value_column="year_pension_unallocated",
+            ),
+        )
+    )
     return suite

@@ -9,7 +9,8 @@ not the return's current version):
 - return_total: per SLA and period, the published ledger lines against the current
   accepted return's `amount_total` and line count in raw.submissions;
 - service_line_outturn: mart_service_line_budget_outturn.outturn per year and service
-  line against the sum of the published ledger lines;
+  line against the sum of the published ledger lines on the High Needs funded strands
+  (CORE, OUTREACH, PENSION; TRADED is traded_net, beside the outturn);
 - expenditure_breakdown: mart_expenditure_breakdown.amount per year, service line and
   category against the sum of the published ledger lines (INCOME excluded).
 

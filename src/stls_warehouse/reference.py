@@ -177,6 +177,12 @@ def kpi_definitions() -> dict[str, KpiDefinition]:
 
 
 @cache
+def cost_centre_activities() -> tuple[str, ...]:
+    """The activities a cost centre's last `-` part may name (CORE, OUTREACH, TRADED)."""
+    return tuple(row["activity_code"] for row in seed_rows("ref_cost_centre_activities"))
+
+
+@cache
 def fund_strands() -> tuple[str, ...]:
     return tuple(row["fund_strand"] for row in seed_rows("ref_fund_strands"))
 

@@ -247,7 +247,7 @@ def test_ledger_lines_validated_in_chunks_give_the_verdicts_of_one_pass(
         outcome = run.gate(chunk_lines=chunk_lines)
         records = run.records()
         lines_checks = [c for c in outcome.checks if c.suite == "ledger_return"]
-        assert len(lines_checks) == len({c.rule for c in lines_checks}) == 14  # one result per rule
+        assert len(lines_checks) == len({c.rule for c in lines_checks}) == 15  # one result per rule
         assert sum(c.element_count for c in lines_checks if c.rule == "amount_present") == 9
 
         shown = {
@@ -286,7 +286,7 @@ def test_ledger_lines_validated_in_chunks_give_the_verdicts_of_one_pass(
         }
 
         rows = [r for r in read_staged_rows(run.run_dir) if r.suite == "ledger_return"]
-        assert len(rows) == 14 * 3  # one row per rule per return, whichever chunk it was in
+        assert len(rows) == 15 * 3  # one row per rule per return, whichever chunk it was in
         failed = {(r.file_name, r.rule): (r.failing_count, r.row_refs, r.observed) for r in rows if r.failed}
         assert failed[(p08, "amount_plausible")] == (1, "4", "row 4: amount=-300000.00")
         verdicts.append((shown, failed))
@@ -318,3 +318,24 @@ def test_the_gate_checks_account_codes_against_the_cfr_list_of_the_line_s_year(
     assert problems(records[late]) == [
         ("UNKNOWN_ACCOUNT", "account_code_known_from_2024-25", 3, "account_code")
     ]
+
+
+def test_a_cost_centre_without_a_readable_activity_warns_naming_it_and_never_rejects(
+    staged: Callable[..., Staged],
+) -> None:
+    def unreadable(rows: list[dict[str, Any]]) -> None:
+        rows[0]["cost_centre"] = "Main office"
+        rows[1]["cost_centre"] = ""
+        rows[2]["cost_centre"] = "swa - outreach "
+
+    run = staged({LEDGER: ledger_csv(edit=unreadable)})
+    run.gate()
+    record = run.records()[LEDGER]
+    assert record["status"] == "ACCEPTED"
+    warned = [
+        (p["row"], p["column"], p["value"])
+        for p in record["warnings"]
+        if p.get("rule") == "activity_readable_from_cost_centre"
+    ]
+    assert [(row, column) for row, column, _ in warned] == [(2, "cost_centre"), (3, "cost_centre")]
+    assert warned[0][2] == "Main office"

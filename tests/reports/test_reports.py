@@ -138,10 +138,13 @@ def test_the_annual_review_html_and_pdf_carry_the_published_figures(year_home: P
     assert source == "mart_service_line_budget_outturn"
     table = {r[0][1]: [exact for _, exact in r[1:]] for r in rows if r}
     assert table["Core funding"] == ["3482036.00", "325200.00", "1894637.00", "5701873.00"]
-    assert table["Outturn"] == ["6488791.00", "476217.00", "2071324.00", "9036332.00"]
+    assert table["Outturn (High Needs)"] == ["6488791.00", "476217.00", "2071324.00", "9036332.00"]
     assert table["Total budget"] == ["5882036.00", "425200.00", "1894637.00", "8534936.00"]
     assert table["Pension funding"] == ["", "", "", "333063.00"]
-    assert table["Overspend"] == ["-606755.00", "-51017.00", "-176687.00", "-501396.00"]
+    # The sign is printed with the variance: an underspend is never shown as "Overspend".
+    assert "Overspend" not in table
+    assert table["Variance (negative = overspend)"] == ["-606755.00", "-51017.00", "-176687.00", "-501396.00"]
+    assert table["Traded work, net (not in outturn)"] == ["0.00", "0.00", "0.00", "0.00"]  # none in 2021-22
     pension = {r[0][1]: [exact for _, exact in r[1:]] for r in report.tables[1][1] if r}
     assert sum(Decimal(v) for v in pension["Pension funding allocated"][:3]) == Decimal("333063.00")
     breakdown = {(r[0][1], r[1][1]): Decimal(r[2][1]) for r in report.tables[2][1] if r}

@@ -144,8 +144,13 @@ def gate_returns(
 # included: about 580 MB in chunks of 500,000, 700 MB in one chunk). Each chunk adds about
 # half a second of GX overhead.
 CHUNK_LINES = 500_000
-# What the ledger-lines frame takes from a staged return (free text never enters it).
-_LINE_COLUMNS = ("source_row", *(c for c in LEDGER.columns if c not in _FREE_TEXT))
+# What the ledger-lines frame takes from a staged return: no free text, except the cost
+# centre, whose activity rule names the cost centres it cannot read back to the school
+# (returns.md, Activities); descriptions and comments never enter it.
+_LINE_COLUMNS = (
+    "source_row",
+    *(c for c in LEDGER.columns if c not in _FREE_TEXT or c == "cost_centre"),
+)
 _FIGURE_COLUMNS = ("account_code", "amount", "is_overhead_recharge")
 
 
@@ -305,6 +310,8 @@ def ledger_lines_frame(records: list[dict[str, Any]], lines: dict[str, Any]) -> 
     del tables
     pence = pc.cast(pc.multiply(whole["amount"], pa.scalar(Decimal(100), pa.decimal128(3, 0))), pa.int64())
     whole = whole.append_column("amount_pence", pc.fill_null(pence, 0))
+    # The activity rule reads every line's cost centre, an empty one as "" (GX skips nulls).
+    whole = whole.append_column("cost_centre_text", pc.fill_null(whole["cost_centre"], ""))
     return _to_pandas(whole)
 
 

@@ -219,7 +219,9 @@ return_totals as (
 ),
 ledger_by_line as (
     select financial_year, service_line, sum(amount) as amount
-    from marts.fct_ledger_lines group by all
+    from marts.fct_ledger_lines l
+    join ref.ref_fund_strands s on s.fund_strand = l.fund_strand and s.is_high_needs
+    group by all
 ),
 outturns as (
     select
@@ -284,6 +286,8 @@ select
     o.financial_year,
     o.service_line,
     o.is_complete,
+    o.is_pension_allocated,
+    o.year_pension_unallocated,
     coalesce(s.ledger_expected > 0 and s.ledger_in = s.ledger_expected, false) as derived_is_complete,
     cast(coalesce(s.ledger_expected, 0) as bigint) as ledger_expected,
     cast(coalesce(s.ledger_in, 0) as bigint) as ledger_in,

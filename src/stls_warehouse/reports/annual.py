@@ -31,6 +31,10 @@ from stls_warehouse.reports.document import (
 from stls_warehouse.reports.source import PublishedRelease
 
 LINES = (("DISTRICT", "District STLS"), ("PD", "PD STLS"), ("SENSORY", "Sensory STLS"))
+# Variance is budget - outturn: the sign is printed with it wherever it is shown, so that an
+# underspend is never read as an overspend (KCC's monitoring reports an overspend as positive).
+VARIANCE_LABEL = "Variance (negative = overspend)"
+TRADED_LABEL = "Traded work, net (not in outturn)"
 MAX_TABLE_ROWS = 40
 _NOT_MONEY_HINTS = (
     "pct",
@@ -151,9 +155,9 @@ SECTIONS = (
     Section(
         "mart_value_for_money",
         "Value for money",
-        "Cost per referral, per intensive-support case and per training attendee, against the county median.",
+        "Total High Needs cost per referral, per child in intensive support and per training attendee, against the median of the district SLAs.",
         "select sla_code, cost, referrals, cost_per_referral, county_median_cost_per_referral, "
-        "cost_per_iss_case, cost_per_training_attendee from {t} where financial_year = $fy order by sla_code",
+        "cost_per_child_supported, cost_per_training_attendee from {t} where financial_year = $fy order by sla_code",
         values=("cost_per_referral",),
         reference="county_median_cost_per_referral",
     ),
@@ -181,6 +185,8 @@ def build_annual_document(release: PublishedRelease, financial_year: str) -> Doc
         ),
         footer=f"STLS finance warehouse - release {release.release_id} - every figure is read from the published tables",
     )
+    if note := release.synthetic_note():
+        doc.add(Paragraph(note))
     _budget_outturn(doc, release, financial_year)
     _expenditure(doc, release, financial_year)
     missing = []
@@ -229,9 +235,7 @@ def write_annual_report(home: Paths, financial_year: str) -> dict[str, Any]:
 
 def _budget_outturn(doc: Document, release: PublishedRelease, fy: str) -> None:
     rows = release.records(
-        "select service_line, core_budget, outreach_budget, total_budget, outturn, variance, "
-        "pension_allocation, variance_after_pension from mart_service_line_budget_outturn "
-        "where financial_year = ?",
+        "select * from mart_service_line_budget_outturn where financial_year = ?",
         [fy],
     )
     by_line = {r["service_line"]: r for r in rows}
@@ -254,23 +258,59 @@ def _budget_outturn(doc: Document, release: PublishedRelease, fy: str) -> None:
             ["Total budget", *(by_line[k]["total_budget"] for k in keys), total("total_budget") + pension],
             kinds,
         ),
-        cells(["Outturn", *(by_line[k]["outturn"] for k in keys), total("outturn")], kinds),
-        cells(["Overspend", *(by_line[k]["variance"] for k in keys), total("variance_after_pension")], kinds),
+        cells(["Outturn (High Needs)", *(by_line[k]["outturn"] for k in keys), total("outturn")], kinds),
+        cells(
+            [VARIANCE_LABEL, *(by_line[k]["variance"] for k in keys), total("variance_after_pension")],
+            kinds,
+        ),
     ]
+    has_traded = all("traded_net" in by_line[k] for k in keys)
+    if has_traded:
+        table.append(
+            cells(
+                [TRADED_LABEL, *(by_line[k]["traded_net"] for k in keys), total("traded_net")],
+                kinds,
+            )
+        )
     doc.add(Heading("Budget against outturn"))
     doc.add(
         Paragraph(
             "The Forum's table: core and outreach budget per service line, the pension funding, the outturn "
-            "(every accepted ledger line of the year) and the overspend (budget less outturn, negative when "
-            "spend exceeds budget; per service line before pension funding, in total after it)."
+            "(the accepted ledger lines of the year on the High Needs funded strands: core, outreach and "
+            "pension) and the variance (budget less outturn: negative = overspend, positive = underspend; "
+            "per service line before pension funding, in total after it)."
+            + (
+                " Traded work (chargeable bespoke training) is paid for by its buyers: its net amount is "
+                "shown on its own line, costs positive and income negative, and is not in the outturn."
+                if has_traded
+                else ""
+            )
         )
     )
+    unallocated = next(
+        (
+            by_line[k].get("year_pension_unallocated")
+            for k in keys
+            if by_line[k].get("is_pension_allocated") is False
+        ),
+        None,
+    )
+    if unallocated is not None:
+        doc.add(
+            Paragraph(
+                f"Pension funding not allocated: £{unallocated:,.0f}. The year it is shared by (its basis "
+                "year) has no ledger returns in the warehouse, so it is not shared between the service "
+                "lines (the data quality results carry the warning); the variance after pension does not "
+                "include it.",
+                note=True,
+            )
+        )
     doc.add(
         Table(
             ["", *(dict(LINES)[k] for k in keys), "Total"],
             table,
             source="mart_service_line_budget_outturn",
-            total_rows=3,
+            total_rows=4 if has_traded else 3,
         )
     )
     doc.add(
@@ -282,12 +322,16 @@ def _budget_outturn(doc: Document, release: PublishedRelease, fy: str) -> None:
                     kinds,
                 ),
                 cells(
-                    ["Variance before pension", *(by_line[k]["variance"] for k in keys), total("variance")],
+                    [
+                        "Variance before pension (negative = overspend)",
+                        *(by_line[k]["variance"] for k in keys),
+                        total("variance"),
+                    ],
                     kinds,
                 ),
                 cells(
                     [
-                        "Variance after pension",
+                        "Variance after pension (negative = overspend)",
                         *(by_line[k]["variance_after_pension"] for k in keys),
                         total("variance_after_pension"),
                     ],
@@ -307,7 +351,7 @@ def _budget_outturn(doc: Document, release: PublishedRelease, fy: str) -> None:
                     "Budget incl. pension": [
                         by_line[k]["total_budget"] + by_line[k]["pension_allocation"] for k in keys
                     ],
-                    "Outturn": [by_line[k]["outturn"] for k in keys],
+                    "Outturn (High Needs)": [by_line[k]["outturn"] for k in keys],
                 },
                 f"Budget and outturn by service line, {fy}",
             ),

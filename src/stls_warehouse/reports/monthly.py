@@ -115,6 +115,10 @@ def _month_name(period: LedgerPeriod) -> str:
     return date(year, month, 1).strftime("%B %Y")
 
 
+# Spend is High Needs money: traded work is paid for by its buyers and shown on its own.
+HIGH_NEEDS = "fund_strand <> 'TRADED'"
+
+
 def _document(release: PublishedRelease, period: LedgerPeriod) -> Document:
     fy = period.financial_year
     as_of = release.rows("select cast(max(status_as_of) as varchar) from mart_return_status")[0][0]
@@ -126,6 +130,8 @@ def _document(release: PublishedRelease, period: LedgerPeriod) -> Document:
         ),
         footer=f"STLS finance warehouse - release {release.release_id} - every figure is read from the published tables",
     )
+    if note := release.synthetic_note():
+        doc.add(Paragraph(note))
     _return_status(doc, release, period)
     _spend(doc, release, period)
     return doc
@@ -197,24 +203,23 @@ def _spend(doc: Document, release: PublishedRelease, period: LedgerPeriod) -> No
     ytd = dict(
         release.rows(
             "select sla_code, sum(amount) from fct_ledger_lines where financial_year = ? and period <= ? "
-            "group by sla_code",
+            f"and {HIGH_NEEDS} group by sla_code",
             [fy, period.period],
         )
     )
     lines = release.records(
-        "select service_line, total_budget, outturn, periods_received, is_complete "
-        "from mart_service_line_budget_outturn where financial_year = ? order by service_line",
+        "select * from mart_service_line_budget_outturn where financial_year = ? order by service_line",
         [fy],
     )
     ytd_lines = dict(
         release.rows(
             "select service_line, sum(amount) from fct_ledger_lines where financial_year = ? and period <= ? "
-            "group by service_line",
+            f"and {HIGH_NEEDS} group by service_line",
             [fy, period.period],
         )
     )
     share = Decimal(period.period) / Decimal(12)
-    kinds = ["text", "money", "money", "money", "money", "count"]
+    kinds = ["text", "money", "money", "money", "money", "money", "count"]
     rows = [
         cells(
             [
@@ -223,6 +228,7 @@ def _spend(doc: Document, release: PublishedRelease, period: LedgerPeriod) -> No
                 (line["total_budget"] * share).quantize(Decimal("0.01")),
                 ytd_lines.get(line["service_line"], Decimal("0.00")),
                 line["outturn"],
+                line.get("traded_net"),
                 line["periods_received"],
             ],
             kinds,
@@ -237,6 +243,7 @@ def _spend(doc: Document, release: PublishedRelease, period: LedgerPeriod) -> No
                 f"Budget to P{period.period:02d} (straight line)",
                 f"Spend to P{period.period:02d}",
                 "Spend so far (all periods received)",
+                "Traded work, net (not in spend)",
                 "Periods received",
             ],
             rows,
@@ -261,7 +268,7 @@ def _spend(doc: Document, release: PublishedRelease, period: LedgerPeriod) -> No
                 f"Spend to P{period.period:02d}",
                 "Budget for the year",
                 "Forecast for the year",
-                "Budget - forecast",
+                "Variance: budget - forecast (negative = overspend)",
             ],
             sla_rows,
             source=source,

@@ -24,6 +24,7 @@ class PublishedRelease:
         from stls_warehouse.publish.exports import connect_quietly
         from stls_warehouse.publish.release import current_release_dir, release_manifest
 
+        self.home = home
         release = current_release_dir(home)
         if release is None or not (release / "parquet").is_dir():
             raise NothingPublished(f"nothing is published in {home.published}; run `stls run` first")
@@ -49,6 +50,25 @@ class PublishedRelease:
 
     def close(self) -> None:
         self.con.close()
+
+    def synthetic_note(self) -> str | None:
+        """What a report built from the synthetic generator's returns says on its first page;
+        None when no return of this release came from the generator."""
+        from stls_warehouse.synthetic.generator import SYNTHETIC_MARKER
+
+        marker = self.home.home / SYNTHETIC_MARKER
+        if not marker.exists():
+            return None
+        generated = set(marker.read_text(encoding="ascii").split())
+        shas = {r.get("sha256") for r in self.manifest.get("returns", [])}
+        if not shas & generated:
+            return None
+        return (
+            "Synthetic data: these returns were made by the project's generator, not sent by schools. "
+            'The 2021-22 "outturn" is calibrated to the forecast in the Schools Funding Forum briefing of '
+            "26 November 2021, which was based on a financial audit in June/July 2021: it is that forecast, "
+            "not actual spend. Later years are synthetic."
+        )
 
     def has(self, table: str) -> bool:
         return table in self.tables

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from stls_warehouse.config import Paths
 from stls_warehouse.reports.annual import LINES as _LINES
+from stls_warehouse.reports.annual import TRADED_LABEL, VARIANCE_LABEL
 
 
 def _pounds(value: Decimal) -> str:
@@ -23,7 +24,8 @@ def print_budget_outturn(home: Paths, year: str) -> int:
         return 1
     rows = duckdb.execute(
         "select service_line, core_budget, outreach_budget, total_budget, outturn, variance, "
-        "pension_allocation, variance_after_pension from read_parquet(?) where financial_year = ?",
+        "pension_allocation, variance_after_pension, traded_net from read_parquet(?) "
+        "where financial_year = ?",
         [str(source), year],
     ).fetchall()
     by_line = {r[0]: r[1:] for r in rows}
@@ -48,11 +50,15 @@ def print_budget_outturn(home: Paths, year: str) -> int:
     line("Outreach funding", 1)
     print(f"{'Pension funding':<22}" + " " * 48 + f"{_pounds(pension):>16}")
     line("Total Budget", 2, pension)
-    line("Outturn", 3)
+    line("Outturn (High Needs)", 3)
     over = [by_line[key][4] for key, _ in _LINES]
     after = sum(by_line[key][6] for key, _ in _LINES)
-    print(f"{'Overspend':<22}" + "".join(f"{_pounds(v):>16}" for v in over) + f"{_pounds(after):>16}")
-    print("(Overspend per service line is budget - outturn; the total is after the pension funding.)")
+    print(f"{'Variance':<22}" + "".join(f"{_pounds(v):>16}" for v in over) + f"{_pounds(after):>16}")
+    line("Traded work, net", 7)
+    print(
+        f"({VARIANCE_LABEL}: budget - outturn per service line; the total is after the pension funding. "
+        f"{TRADED_LABEL}: paid for by its buyers, costs positive and income negative.)"
+    )
     return 0
 
 

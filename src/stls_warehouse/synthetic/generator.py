@@ -37,6 +37,10 @@ from stls_warehouse.synthetic.profiles import sla_profiles
 from stls_warehouse.synthetic.render import kpi_rows, ledger_rows
 
 DEFAULT_SEED = 2021
+# Beside the landing folder ($STLS_HOME/synthetic_returns.sha256): the SHA-256 of every
+# return the generator wrote, so that a report built from them says, on its first page,
+# that its figures are synthetic (reports.source.PublishedRelease.synthetic_note).
+SYNTHETIC_MARKER = "synthetic_returns.sha256"
 
 T = TypeVar("T")
 
@@ -113,7 +117,17 @@ def generate(
         path = landing / kpi.file_name(extension)
         write_if_changed(path, render_kpi(extension, kpi_rows(kpi, profile)))
         written.append(path)
+    _record_synthetic(landing.parent / SYNTHETIC_MARKER, written)
     return written
+
+
+def _record_synthetic(marker: Path, written: list[Path]) -> None:
+    """Add the written files' SHA-256 to the marker (sorted, so reruns leave it alone)."""
+    import hashlib
+
+    known = set(marker.read_text(encoding="ascii").split()) if marker.exists() else set()
+    known |= {hashlib.sha256(path.read_bytes()).hexdigest() for path in written}
+    write_if_changed(marker, "".join(f"{sha}\n" for sha in sorted(known)).encode("ascii"))
 
 
 def _check(chosen: Sequence[T] | None, allowed: Sequence[T], what: str) -> tuple[T, ...]:

@@ -16,9 +16,13 @@
 -- (ref_fund_strands.is_budgeted: CORE and OUTREACH; PENSION and TRADED are
 -- excluded), recharges excluded. The year's standard is the sum over its
 -- periods, rounded to the penny; null when no period has a rule in force.
--- The difference (charged - standard) is flagged against the tolerances of
--- the rule in force in P12: more than tolerance_pct of the standard or more
--- than tolerance_amount, either way.
+-- The difference (charged - standard) says which way the holder differs
+-- (overhead_direction: ABOVE_STANDARD, BELOW_STANDARD or AT_STANDARD) and is
+-- flagged against the tolerances of the rule in force in P12, only in the
+-- direction the rule names (flag_when: ABOVE, the default, flags charging
+-- more than the standard; BELOW or EITHER when configured): more than
+-- tolerance_pct of the standard or more than tolerance_amount. Charging
+-- less than the standard is reported, not flagged, under ABOVE.
 with
 
 ledger_totals as (
@@ -136,7 +140,8 @@ periods as (
         rules.cap_amount,
         rules.amount_per_fte,
         rules.tolerance_pct,
-        rules.tolerance_amount
+        rules.tolerance_amount,
+        rules.flag_when
 
     from period_grid
     left join period_spend
@@ -201,7 +206,8 @@ years as (
         ) as fte_hundredths,
         max(case when period = 12 then tolerance_pct end) as tolerance_pct,
         max(case when period = 12 then tolerance_amount end)
-            as tolerance_amount
+            as tolerance_amount,
+        max(case when period = 12 then flag_when end) as flag_when
 
     from periods
     group by
@@ -262,6 +268,13 @@ flagged as (
         *,
         charged_pennies - standard_pennies as difference_pennies,
         coalesce(
+            (flag_when in ('ABOVE', 'EITHER')
+                and charged_pennies > standard_pennies)
+            or (flag_when in ('BELOW', 'EITHER')
+                and charged_pennies < standard_pennies),
+            false
+        ) as is_flagged_direction,
+        coalesce(
             abs(charged_pennies - standard_pennies) * 100
             > tolerance_pct * standard_pennies,
             false
@@ -302,7 +315,15 @@ final as (
         cast(tolerance_amount as decimal(18, 2)) as tolerance_amount,
         is_over_pct_tolerance,
         is_over_amount_tolerance,
-        is_over_pct_tolerance or is_over_amount_tolerance as is_flagged
+        case
+            when standard_pennies is null then null
+            when charged_pennies > standard_pennies then 'ABOVE_STANDARD'
+            when charged_pennies < standard_pennies then 'BELOW_STANDARD'
+            else 'AT_STANDARD'
+        end as overhead_direction,
+        flag_when,
+        is_flagged_direction
+        and (is_over_pct_tolerance or is_over_amount_tolerance) as is_flagged
 
     from flagged
 

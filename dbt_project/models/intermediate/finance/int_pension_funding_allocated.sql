@@ -1,5 +1,7 @@
--- Rule: a year's pension funding (ref_pension_funding, the 2018 employer
--- contribution increase) is shared across the SLAs on the register that
+-- Rule: a year's pension funding (ref_pension_funding: for the teachers'
+-- pension employer contribution increase of September 2019, 16.48 % to
+-- 23.68 %; the further rise to 28.68 % from April 2024 has its own grant
+-- and is not modelled) is shared across the SLAs on the register that
 -- year, in proportion to their allocation basis (ref_pension_allocation_bases,
 -- the row in force on the year's first day):
 --   PENSIONABLE_PAY  current ledger lines of the base year whose account
@@ -15,7 +17,10 @@
 --      the largest remainders, ties to the SLA code first alphabetically;
 -- so the year's allocations sum exactly to the funding. Computed in whole
 -- pennies (integers), never in floating point. A year whose basis is empty
--- (no basis row in force, or nothing to share by) allocates 0 to every SLA.
+-- (no basis row in force, or nothing to share by, e.g. the base year's
+-- returns are not in the warehouse) cannot be allocated: every SLA gets 0
+-- with is_allocated false, the marts report the funding as unallocated and
+-- the warehouse gate raises a data quality warning (never a silent 0).
 with
 
 pension_funding as (
@@ -229,7 +234,8 @@ final as (
         {{ from_pennies(
             'floor_pennies + case when total_weight_pennies > 0'
             ~ ' and remainder_rank <= pennies_left then 1 else 0 end'
-        ) }} as pension_allocation
+        ) }} as pension_allocation,
+        total_weight_pennies > 0 as is_allocated
 
     from ranked
 

@@ -5,11 +5,17 @@
 --              OUTREACH and PENSION: the High Needs Block money; TRADED pays
 --              for itself and is left out);
 --   activity   the year's sum of the measure's KPI (activity_kpi_code) over
---              the current KPI returns, April to March;
+--              the current KPI returns, April to March, plus the stock KPI
+--              (stock_kpi_code) at the SLA's last reported month of the
+--              year: children supported = caseload at the end + cases
+--              closed; null when the SLA sent no KPI return that year;
 --   unit cost  cost / activity to the penny (half away from zero); null when
 --              there was no activity (a zero denominator);
--- and the county median of the unit costs of all SLAs that have one that
--- year (the mean of the middle two for an even count, to the penny).
+-- and the county median of the unit costs of the district SLAs that have
+-- one that year (the mean of the middle two for an even count, to the
+-- penny). The countywide PD and Sensory services are left out of the
+-- median (their unit costs are two to four times the districts') and get
+-- no pct_of_median: they are not compared with the districts.
 with
 
 ledger_totals as (
@@ -48,6 +54,12 @@ return_periods as (
 
 ),
 
+slas as (
+
+    select * from {{ ref('int_slas_deduplicated') }}
+
+),
+
 costs as (
 
     select
@@ -83,12 +95,74 @@ activities as (
 
 ),
 
+year_kpi_values as (
+
+    select
+        kpi_values.sla_code,
+        return_periods.financial_year,
+        kpi_values.kpi_code,
+        kpi_values.kpi_value,
+        row_number() over (
+            partition by
+                kpi_values.sla_code,
+                return_periods.financial_year,
+                kpi_values.kpi_code
+            order by kpi_values.kpi_month desc
+        ) as month_from_last
+
+    from kpi_values
+    inner join return_periods
+        on kpi_values.kpi_month = return_periods.kpi_month
+        and return_periods.return_type = 'kpi'
+    where kpi_values.kpi_value is not null
+
+),
+
+stocks as (
+
+    select
+        sla_code,
+        financial_year,
+        kpi_code,
+        kpi_value as stock
+
+    from year_kpi_values
+    where month_from_last = 1
+
+),
+
+unit_activities as (
+
+    select
+        budgets.sla_code,
+        budgets.financial_year,
+        measures.measure_code,
+        case
+            when activities.activity is null and stocks.stock is null
+                then null
+            else coalesce(activities.activity, 0) + coalesce(stocks.stock, 0)
+        end as activity
+
+    from budgets
+    cross join measures
+    left join activities
+        on budgets.sla_code = activities.sla_code
+        and budgets.financial_year = activities.financial_year
+        and measures.activity_kpi_code = activities.kpi_code
+    left join stocks
+        on budgets.sla_code = stocks.sla_code
+        and budgets.financial_year = stocks.financial_year
+        and measures.stock_kpi_code = stocks.kpi_code
+
+),
+
 unit_costs as (
 
     select
         budgets.sla_code,
         budgets.financial_year,
         measures.measure_code,
+        slas.service_line,
         coalesce(costs.cost, 0) as cost,
         activities.activity,
         case
@@ -100,13 +174,15 @@ unit_costs as (
 
     from budgets
     cross join measures
+    inner join slas
+        on budgets.sla_code = slas.sla_code
     left join costs
         on budgets.sla_code = costs.sla_code
         and budgets.financial_year = costs.financial_year
-    left join activities
+    left join unit_activities as activities
         on budgets.sla_code = activities.sla_code
         and budgets.financial_year = activities.financial_year
-        and measures.activity_kpi_code = activities.kpi_code
+        and measures.measure_code = activities.measure_code
 
 ),
 
@@ -124,6 +200,7 @@ ranked as (
 
     from unit_costs
     where unit_cost_pennies is not null
+        and service_line = 'DISTRICT'
 
 ),
 
@@ -158,11 +235,12 @@ final as (
         {{ from_pennies('unit_costs.unit_cost_pennies') }} as unit_cost,
         {{ from_pennies('medians.median_pennies') }}
             as county_median_unit_cost,
-        {{ from_pennies(
+        case when unit_costs.service_line = 'DISTRICT' then {{ from_pennies(
             'unit_costs.unit_cost_pennies - medians.median_pennies'
-        ) }} as difference_from_median,
+        ) }} end as difference_from_median,
         case
             when medians.median_pennies > 0
+                and unit_costs.service_line = 'DISTRICT'
                 then cast({{ divide_round_half_up(
                     '1000 * unit_costs.unit_cost_pennies',
                     'medians.median_pennies'

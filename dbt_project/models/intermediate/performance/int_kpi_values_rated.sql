@@ -4,7 +4,10 @@
 -- the KPI's polarity; none without a polarity or target). The year-to-date
 -- and rolling-twelve-month values are rated against the same month's
 -- target; a SUM KPI's target is per month, so its sums are compared with
--- target x the months reported.
+-- target x the months reported. A KPI with a no_target_month (drop-in
+-- clinics: term time only, none in August) has no target that month: the
+-- month is not rated, and its sums are compared with target x the other
+-- months reported.
 with
 
 kpi_values as (
@@ -28,19 +31,23 @@ final as (
         definitions.polarity,
         definitions.target,
         definitions.floor,
-        {{ rag_rating(
-            'kpi_values.month_value',
-            'definitions.target',
-            'definitions.floor',
-            'definitions.polarity'
-        ) }} as month_rag,
+        case
+            when cast(right(kpi_values.kpi_month, 2) as integer)
+                is distinct from definitions.no_target_month
+                then {{ rag_rating(
+                    'kpi_values.month_value',
+                    'definitions.target',
+                    'definitions.floor',
+                    'definitions.polarity'
+                ) }}
+        end as month_rag,
         {{ rag_rating(
             'kpi_values.ytd_value',
             'definitions.target',
             'definitions.floor',
             'definitions.polarity',
             "case when kpi_values.aggregation = 'SUM'"
-            ~ " then kpi_values.ytd_months_reported else 1 end"
+            ~ " then kpi_values.ytd_target_months_reported else 1 end"
         ) }} as ytd_rag,
         {{ rag_rating(
             'kpi_values.r12_value',
@@ -48,7 +55,7 @@ final as (
             'definitions.floor',
             'definitions.polarity',
             "case when kpi_values.aggregation = 'SUM'"
-            ~ " then kpi_values.r12_months_reported else 1 end"
+            ~ " then kpi_values.r12_target_months_reported else 1 end"
         ) }} as r12_rag
 
     from kpi_values

@@ -9,7 +9,13 @@
 --   WEIGHTED_MEAN  means and medians (training evaluation, days to first
 --                  contact): sum of value x weight / sum of weight, the
 --                  weight being another KPI of the same month
---                  (weight_kpi_code), to two decimals;
+--                  (weight_kpi_code: its value, or its denominator when
+--                  weight_part says so), to two decimals. Over several
+--                  months this is a weighted mean, never a median: the
+--                  median days to first contact becomes the mean of the
+--                  monthly medians weighted by first contacts (the
+--                  denominator of FC_IN_TARGET), named so in
+--                  period_value_name;
 --   LATEST         stocks (caseload, FTE): the latest month reported.
 -- numerator and denominator carry what the value is computed from, so a
 -- roll-up over SLAs recomputes it the same way. The grid is every SLA on
@@ -60,7 +66,10 @@ grid as (
             as month_index,
         definitions.kpi_code,
         aggregation_rules.aggregation,
-        aggregation_rules.weight_kpi_code
+        aggregation_rules.weight_kpi_code,
+        aggregation_rules.weight_part,
+        aggregation_rules.period_value_name,
+        definitions.no_target_month
 
     from return_periods
     inner join slas
@@ -82,7 +91,10 @@ month_values as (
         kpi_values.kpi_value as reported_value,
         kpi_values.numerator,
         kpi_values.denominator,
-        weights.kpi_value as weight_value
+        case
+            when grid.weight_part = 'denominator' then weights.denominator
+            else weights.kpi_value
+        end as weight_value
 
     from grid
     left join kpi_values
@@ -137,12 +149,28 @@ windowed as (
         sum(part_denominator) over ytd_window as ytd_denominator,
         count(case when is_reported then 1 end) over ytd_window
             as ytd_months_reported,
+        count(
+            case
+                when is_reported
+                    and cast(right(kpi_month, 2) as integer)
+                    is distinct from no_target_month
+                    then 1
+            end
+        ) over ytd_window as ytd_target_months_reported,
         max(case when is_reported then month_index end) over ytd_window
             as ytd_latest_month_index,
         sum(part_numerator) over r12_window as r12_numerator,
         sum(part_denominator) over r12_window as r12_denominator,
         count(case when is_reported then 1 end) over r12_window
             as r12_months_reported,
+        count(
+            case
+                when is_reported
+                    and cast(right(kpi_month, 2) as integer)
+                    is distinct from no_target_month
+                    then 1
+            end
+        ) over r12_window as r12_target_months_reported,
         max(case when is_reported then month_index end) over r12_window
             as r12_latest_month_index
 
@@ -189,6 +217,8 @@ final as (
         month_index,
         kpi_code,
         aggregation,
+        period_value_name,
+        no_target_month,
         reported_value,
         numerator,
         denominator,
@@ -204,6 +234,8 @@ final as (
         end as ytd_numerator,
         ytd_denominator,
         cast(ytd_months_reported as integer) as ytd_months_reported,
+        cast(ytd_target_months_reported as integer)
+            as ytd_target_months_reported,
         {{ measure_value(
             'aggregation',
             "case when aggregation = 'LATEST' then ytd_latest_numerator"
@@ -216,6 +248,8 @@ final as (
         end as r12_numerator,
         r12_denominator,
         cast(r12_months_reported as integer) as r12_months_reported,
+        cast(r12_target_months_reported as integer)
+            as r12_target_months_reported,
         {{ measure_value(
             'aggregation',
             "case when aggregation = 'LATEST' then r12_latest_numerator"

@@ -28,6 +28,12 @@ pension_allocations as (
 
 ),
 
+fund_strands as (
+
+    select * from {{ ref('ref_fund_strands') }}
+
+),
+
 overheads as (
 
     select * from {{ ref('int_overhead_standards_computed') }}
@@ -93,7 +99,7 @@ spend as (
     select
         sla_code,
         financial_year,
-        sum(amount) as outturn,
+        sum(case when is_high_needs then amount else 0 end) as outturn,
         sum(case when fund_strand = 'CORE' then amount else 0 end)
             as core_spend,
         sum(case when fund_strand = 'OUTREACH' then amount else 0 end)
@@ -106,6 +112,7 @@ spend as (
             as outreach_spent_on_core
 
     from ledger_totals
+    inner join fund_strands using (fund_strand)
     group by
         sla_code,
         financial_year
@@ -155,8 +162,10 @@ finance as (
     ('CORE_BUDGET', 'Core budget', 'core_budget'),
     ('OUTREACH_BUDGET', 'Outreach budget', 'outreach_budget'),
     ('TOTAL_BUDGET', 'Total budget (core + outreach)', 'total_budget'),
-    ('OUTTURN', 'Outturn (all strands)', 'outturn'),
-    ('VARIANCE', 'Variance (budget - outturn)', 'variance'),
+    ('OUTTURN', 'Outturn (High Needs: core, outreach, pension)',
+        'outturn'),
+    ('VARIANCE', 'Variance (budget - outturn; negative = overspend)',
+        'variance'),
     ('PENSION_ALLOCATION', 'Pension funding allocated',
         'pension_allocation'),
     ('VARIANCE_AFTER_PENSION', 'Variance after pension',

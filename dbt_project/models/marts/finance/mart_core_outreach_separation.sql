@@ -51,6 +51,8 @@ strand_spend as (
         ) as spend_on_traded_activity,
         sum(case when activity_fund_strand is null then amount else 0 end)
             as spend_on_unspecified_activity,
+        sum(case when activity_fund_strand is null then line_count else 0 end)
+            as unclassified_line_count,
         sum(case when is_outreach_on_core then amount else 0 end)
             as outreach_spent_on_core,
         sum(case when is_core_on_outreach then amount else 0 end)
@@ -133,6 +135,11 @@ separated as (
             coalesce(strand_spend.spend_on_unspecified_activity, 0)
             as decimal(18, 2)
         ) as spend_on_unspecified_activity,
+        cast(
+            coalesce(strand_spend.unclassified_line_count, 0) as integer
+        ) as unclassified_line_count,
+        coalesce(strand_spend.unclassified_line_count, 0) = 0
+            as is_activity_fully_classified,
         cast(
             coalesce(strand_spend.outreach_spent_on_core, 0)
             as decimal(18, 2)

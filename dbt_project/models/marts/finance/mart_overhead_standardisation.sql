@@ -33,6 +33,8 @@ final as (
         overheads.tolerance_amount,
         overheads.is_over_pct_tolerance,
         overheads.is_over_amount_tolerance,
+        overheads.overhead_direction,
+        overheads.flag_when,
         overheads.is_flagged
 
     from overheads

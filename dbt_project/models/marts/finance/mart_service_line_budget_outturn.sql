@@ -24,17 +24,40 @@ returns as (
 
 ),
 
+fund_strands as (
+
+    select * from {{ ref('ref_fund_strands') }}
+
+),
+
+pension_funding as (
+
+    select * from {{ ref('ref_pension_funding') }}
+
+),
+
+-- The outturn is High Needs Block money (CORE, OUTREACH, PENSION); traded
+-- work is paid for by its buyers and stands beside it (spec/marts.md 1.1).
 outturns as (
 
     select
-        financial_year,
-        service_line,
-        sum(amount) as outturn
+        ledger_lines.financial_year,
+        ledger_lines.service_line,
+        sum(
+            case when fund_strands.is_high_needs then ledger_lines.amount end
+        ) as outturn,
+        sum(
+            case
+                when not fund_strands.is_high_needs then ledger_lines.amount
+            end
+        ) as traded_net
 
     from ledger_lines
+    inner join fund_strands
+        on ledger_lines.fund_strand = fund_strands.fund_strand
     group by
-        financial_year,
-        service_line
+        ledger_lines.financial_year,
+        ledger_lines.service_line
 
 ),
 
@@ -44,7 +67,8 @@ pension_allocations as (
         financial_year,
         service_line,
         sum(basis_amount) as basis_amount,
-        sum(pension_allocation) as pension_allocation
+        sum(pension_allocation) as pension_allocation,
+        bool_and(is_allocated) as is_allocated
 
     from sla_pension_allocations
     group by
@@ -85,6 +109,8 @@ final as (
         budgets.outreach_budget,
         budgets.total_budget,
         cast(coalesce(outturns.outturn, 0) as decimal(18, 2)) as outturn,
+        cast(coalesce(outturns.traded_net, 0) as decimal(18, 2))
+            as traded_net,
         cast(
             budgets.total_budget - coalesce(outturns.outturn, 0)
             as decimal(18, 2)
@@ -104,7 +130,16 @@ final as (
         coalesce(ledger_returns.all_expected_in = 1, false) as is_complete,
         cast(
             coalesce(pension_allocations.basis_amount, 0) as decimal(18, 2)
-        ) as pension_basis_staff_cost
+        ) as pension_basis_staff_cost,
+        coalesce(pension_allocations.is_allocated, false)
+            as is_pension_allocated,
+        cast(
+            case
+                when coalesce(pension_allocations.is_allocated, false)
+                    then 0
+                else coalesce(pension_funding.pension_funding, 0)
+            end as decimal(18, 2)
+        ) as year_pension_unallocated
 
     from budgets
     left join outturns
@@ -116,6 +151,8 @@ final as (
     left join ledger_returns
         on budgets.financial_year = ledger_returns.financial_year
         and budgets.service_line = ledger_returns.service_line
+    left join pension_funding
+        on budgets.financial_year = pension_funding.financial_year
 
 )
 

@@ -1,6 +1,7 @@
 {%- set measures = [
     ('COST_PER_REFERRAL', 'referrals', 'cost_per_referral'),
-    ('COST_PER_ISS_CASE', 'iss_cases', 'cost_per_iss_case'),
+    ('COST_PER_CHILD_SUPPORTED', 'children_supported',
+        'cost_per_child_supported'),
     ('COST_PER_TRAINING_ATTENDEE', 'training_attendees',
         'cost_per_training_attendee'),
 ] %}

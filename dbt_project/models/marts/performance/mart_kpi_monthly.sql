@@ -25,6 +25,7 @@ final as (
         kpi_values.kpi_name,
         kpi_values.unit,
         kpi_values.aggregation,
+        kpi_values.period_value_name,
         kpi_values.polarity,
         kpi_values.target,
         kpi_values.floor,
