@@ -499,7 +499,7 @@ def corpus() -> list[Bad]:
         Bad(
             "unknown-kpi",
             KC,
-            csv_bytes([*kpi_rows(), kpi_rows()[0] | {"kpi_code": "VISITS"}]),
+            csv_bytes([*kpi_rows(), kpi_rows()[0] | {"kpi_code": "COMPLAINTS"}]),
             [("UNKNOWN_KPI", None, 18, "kpi_code")],
         ),
         # --- KPI_MISSING

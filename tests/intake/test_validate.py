@@ -225,7 +225,7 @@ def test_a_valid_kpi_return_and_its_rules() -> None:
     rows[0]["value"] = "4.5"  # a count must be whole
     del rows[4]  # LIFT_CASES missing
     rows.append(dict(rows[0]))  # REF_RCVD twice
-    rows.append(rows[1] | {"kpi_code": "VISITS"})
+    rows.append(rows[1] | {"kpi_code": "COMPLAINTS"})
     result = validate_return(KPI_CSV, csv_bytes(rows))
     found = {(code, row, column) for code, row, column in codes(result)}
     assert found == {
@@ -254,3 +254,14 @@ def test_kpi_month_as_an_excel_date_cell() -> None:
     result = validate_return("KPI_THA_2022-10.xlsx", kpi_xlsx_bytes(rows))
     assert result.accepted, result.errors
     assert {r.kpi_month for r in result.kpi_rows} == {"2022-10"}
+
+
+def test_optional_school_visits_and_link_teacher_coverage_are_accepted_and_checked() -> None:
+    """KCC tracks school visits (April 2021) and decision 22/00001 gives every setting a named
+    Link Teacher: both are optional KPIs, checked by their units when sent."""
+    base = kpi_rows()
+    visits = base[0] | {"kpi_code": "VISITS", "value": "42", "numerator": "", "denominator": ""}
+    cover = base[0] | {"kpi_code": "LINK_COVER", "value": "95.2", "numerator": "40", "denominator": "42"}
+    assert validate_return(KPI_CSV, csv_bytes([*base, visits, cover])).accepted
+    wrong = cover | {"value": "90.0"}  # 40 of 42 is 95.2 %
+    assert codes(validate_return(KPI_CSV, csv_bytes([*base, wrong]))) == [("VALUE_INVALID", 18, "value")]

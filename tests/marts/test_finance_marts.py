@@ -92,20 +92,27 @@ def test_overhead_charged_and_the_six_percent_standard(forum_home: Path, generat
     rows = query(
         forum_home,
         "select sla_code, financial_year, direct_staffing, overhead_charged, overhead_standard, "
-        "overhead_difference, is_flagged from marts.mart_overhead_standardisation",
+        "overhead_difference, overhead_direction, is_flagged from marts.mart_overhead_standardisation",
     )
     assert len(rows) == 14 * 4
-    flagged = 0
-    for sla, year, staffing, charge, standard, difference, is_flagged in rows:
+    flagged = below = 0
+    for sla, year, staffing, charge, standard, difference, direction, is_flagged in rows:
         key = (sla, year)
         expected_standard = half_up(Decimal("0.06") * direct[key])
         assert (staffing, charge, standard) == (direct[key], charged[key], expected_standard), key
         assert difference == charged[key] - expected_standard
         gap = abs(difference)
-        assert is_flagged == (gap * 100 > 10 * expected_standard or gap > 5000), key
+        # The rule (flag_when ABOVE) flags charging more than the standard, never less.
+        assert is_flagged == (difference > 0 and (gap * 100 > 10 * expected_standard or gap > 5000)), key
+        assert direction == (
+            "ABOVE_STANDARD" if difference > 0 else "BELOW_STANDARD" if difference < 0 else "AT_STANDARD"
+        ), key
         flagged += is_flagged
-    # The holder schools charge in four different ways (generator profiles): most differ.
+        below += direction == "BELOW_STANDARD"
+    # The holder schools charge in four different ways (generator profiles): some charge
+    # more than the standard (flagged), some less (shown, not flagged).
     assert 0 < flagged < len(rows)
+    assert below > 0
 
 
 def test_strand_spend_and_outreach_spent_on_core(forum_home: Path, generated: SyntheticReturns) -> None:
@@ -119,10 +126,13 @@ def test_strand_spend_and_outreach_spent_on_core(forum_home: Path, generated: Sy
     rows = query(
         forum_home,
         "select sla_code, financial_year, fund_strand, budget, spend, variance, "
-        "outreach_spent_on_core, activity_adjusted_spend from marts.mart_core_outreach_separation",
+        "outreach_spent_on_core, activity_adjusted_spend, unclassified_line_count, "
+        "is_activity_fully_classified from marts.mart_core_outreach_separation",
     )
     assert len(rows) == 14 * 4 * 4
-    for sla, year, strand, budget, amount, variance, on_core, adjusted in rows:
+    for sla, year, strand, budget, amount, variance, on_core, adjusted, unclassified, classified in rows:
+        # Every generated cost centre names its activity: nothing is hidden as unclassified.
+        assert (unclassified, classified) == (0, True), (sla, year, strand)
         plan = reference.budgets()[(sla, year)]
         expected_budget = {
             "CORE": plan.core_budget,
@@ -147,7 +157,8 @@ def test_october_forecast_is_the_seasonal_run_rate(forum_home: Path, generated: 
     2021-22 and 2022-23 (both complete); in 2021-22 there is no profile: straight line."""
     spend: dict[tuple[str, str, int], Decimal] = defaultdict(Decimal)
     for line in generated.ledger_lines():
-        spend[(line.sla_code, line.financial_year, line.period)] += line.amount
+        if line.fund_strand != "TRADED":  # High Needs money, as the outturn
+            spend[(line.sla_code, line.financial_year, line.period)] += line.amount
 
     def total(sla: str, years: tuple[str, ...], periods: range) -> Decimal:
         return sum((spend[(sla, y, p)] for y in years for p in periods), Decimal(0))
@@ -173,36 +184,88 @@ def test_october_forecast_is_the_seasonal_run_rate(forum_home: Path, generated: 
         assert variance == published_variance
 
 
-def test_value_for_money_unit_costs_and_county_median(forum_home: Path, generated: SyntheticReturns) -> None:
+def test_value_for_money_unit_costs_and_district_median(
+    forum_home: Path, generated: SyntheticReturns
+) -> None:
+    """Total High Needs cost per referral and per child supported (caseload at the year's
+    last month + cases closed), with the median over the 12 district SLAs only."""
     cost: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for line in generated.ledger_lines():
         if line.fund_strand in ("CORE", "OUTREACH", "PENSION"):
             cost[(line.sla_code, line.financial_year)] += line.amount
     referrals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    closed: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    caseload: dict[tuple[str, str], tuple[str, Decimal]] = {}
     for row in generated.kpi_rows():
         month = parse_kpi_month(row.month)
         assert month is not None
-        if row.kpi_code == "REF_RCVD" and row.value is not None:
-            referrals[(row.sla_code, month.financial_year)] += row.value
+        key = (row.sla_code, month.financial_year)
+        if row.value is None:
+            continue
+        if row.kpi_code == "REF_RCVD":
+            referrals[key] += row.value
+        elif row.kpi_code == "ISS_CLOSED":
+            closed[key] += row.value
+        elif row.kpi_code == "ISS_OPEN" and (key not in caseload or caseload[key][0] < row.month):
+            caseload[key] = (row.month, row.value)
     rows = query(
         forum_home,
-        "select sla_code, financial_year, cost, referrals, cost_per_referral, "
-        "county_median_cost_per_referral from marts.mart_value_for_money",
+        "select sla_code, service_line, financial_year, cost, referrals, cost_per_referral, "
+        "county_median_cost_per_referral, cost_per_referral_pct_of_median, children_supported, "
+        "cost_per_child_supported, county_median_cost_per_child_supported "
+        "from marts.mart_value_for_money",
     )
     assert len(rows) == 14 * 4
-    unit_costs: dict[str, list[Decimal]] = defaultdict(list)
-    for sla, year, published_cost, count, unit, _ in rows:
+    district_costs: dict[tuple[str, str], list[Decimal]] = defaultdict(list)
+    for sla, line, year, published_cost, count, unit, _, _, children, per_child, _ in rows:
         key = (sla, year)
         assert published_cost == cost[key] and count == referrals[key], key
+        assert children == caseload[key][1] + closed[key], key
         expected = half_up(Fraction(cost[key]) / Fraction(referrals[key]))
-        assert unit == expected, key
-        unit_costs[year].append(expected)
-    for sla, year, *_, median in rows:
-        ordered = sorted(unit_costs[year])
+        expected_child = half_up(Fraction(cost[key]) / Fraction(children))
+        assert (unit, per_child) == (expected, expected_child), key
+        if line == "DISTRICT":
+            district_costs[("referral", year)].append(expected)
+            district_costs[("child", year)].append(expected_child)
+
+    def median(values: list[Decimal]) -> Decimal:
+        ordered = sorted(values)
         middle = len(ordered) // 2
-        expected_median = (
-            ordered[middle]
-            if len(ordered) % 2
-            else half_up((Fraction(ordered[middle - 1]) + Fraction(ordered[middle])) / 2)
-        )
-        assert median == expected_median, (sla, year)
+        if len(ordered) % 2:
+            return ordered[middle]
+        return half_up((Fraction(ordered[middle - 1]) + Fraction(ordered[middle])) / 2)
+
+    for sla, line, year, _, _, unit, median_referral, pct, _, _, median_child in rows:
+        assert len(district_costs[("referral", year)]) == 12
+        assert median_referral == median(district_costs[("referral", year)]), (sla, year)
+        assert median_child == median(district_costs[("child", year)]), (sla, year)
+        if line == "DISTRICT":
+            assert pct == half_up(Fraction(100) * Fraction(unit) / Fraction(median_referral), 1)
+        else:  # the countywide services are not compared with the districts
+            assert pct is None
+
+
+def test_outturn_is_high_needs_money_and_traded_work_stands_beside_it(
+    forum_home: Path, generated: SyntheticReturns
+) -> None:
+    """outturn = CORE + OUTREACH + PENSION; traded_net = TRADED, never netting the outturn
+    down (traded bespoke training starts in September 2022)."""
+    outturn: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    traded: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for line in generated.ledger_lines():
+        key = (line.financial_year, reference.slas()[line.sla_code].service_line)
+        (traded if line.fund_strand == "TRADED" else outturn)[key] += line.amount
+    rows = query(
+        forum_home,
+        "select financial_year, service_line, total_budget, outturn, traded_net, variance "
+        "from marts.mart_service_line_budget_outturn",
+    )
+    assert len(rows) == 4 * 3
+    for year, line, budget, published, traded_net, variance in rows:
+        key = (year, line)
+        assert (published, traded_net) == (outturn[key], traded[key]), key
+        assert variance == budget - outturn[key]
+    by_year = {y: sum((traded[(y, line)] for line in reference.SERVICE_LINES), Decimal(0)) for y in YEARS}
+    assert by_year["2021-22"] == 0
+    # Traded income exceeds its costs: a net credit that used to hide that much overspend.
+    assert all(by_year[y] < 0 for y in YEARS[1:])

@@ -139,10 +139,20 @@ def python_inflation() -> dict[tuple[str, str, str], tuple[Decimal, Decimal]]:
                 ),
                 Decimal(0),
             )
-            if option["collar_pct"] and uplift < Decimal(option["collar_pct"]):
-                uplift = Decimal(option["collar_pct"])
-            if option["cap_pct"] and uplift > Decimal(option["cap_pct"]):
-                uplift = Decimal(option["cap_pct"])
+            # A band by year (the MFG band of the review's year) replaces the option's own.
+            band = next(
+                (
+                    b
+                    for b in seed_rows("ref_indexation_option_bands")
+                    if b["option_code"] == option["option_code"]
+                    and b["valid_from"] <= review.isoformat() <= b["valid_to"]
+                ),
+                option,
+            )
+            if band["collar_pct"] and uplift < Decimal(band["collar_pct"]):
+                uplift = Decimal(band["collar_pct"])
+            if band["cap_pct"] and uplift > Decimal(band["cap_pct"]):
+                uplift = Decimal(band["cap_pct"])
             uplifts.append(uplift)
         for sla in reference.slas():
             value = pennies(reference.budgets()[(sla, term["value_financial_year"])].total)
@@ -189,3 +199,5 @@ def test_fixed_cash_is_flat_and_indexation_costs_more(forum_home: Path) -> None:
     assert totals["CPI_CAP_3"][1] > 0
     assert totals["PAY_WEIGHTED"][1] > totals["CPI_CAP_5"][1] > totals["CPI_CAP_3"][1]
     assert totals["CPI_CAP_3"][1] > totals["MFG_BAND"][1] > 0
+    # The MFG band of each year: +2 % cap in 2022-23, +0.5 % in 2023-24 (September 2023's
+    # review), floor +0.5 % in 2024-25 (September 2024's review: CPI 6.7 % passes).

@@ -37,7 +37,9 @@ def _rows(generated: SyntheticReturns) -> dict[tuple[str, str], dict[str, KpiRow
 
 
 def test_kpi_grid_covers_every_sla_month_and_kpi(forum_home: Path) -> None:
-    assert query(forum_home, "select count(*) from marts.mart_kpi_monthly") == [(14 * 48 * 17,)]
+    kpis = len(reference.kpi_definitions())  # 17 of the contract and the optional VISITS, LINK_COVER
+    assert kpis == 19
+    assert query(forum_home, "select count(*) from marts.mart_kpi_monthly") == [(14 * 48 * kpis,)]
 
 
 def test_first_contact_ytd_and_rolling_twelve_months_from_counts(
@@ -106,17 +108,17 @@ def test_areas_recompute_percentages_and_sum_money(forum_home: Path, generated: 
     outturn: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for line in generated.ledger_lines():
         sla = slas[line.sla_code]
-        if sla.service_line == "DISTRICT":
+        if sla.service_line == "DISTRICT" and line.fund_strand != "TRADED":
             outturn[(sla.area, line.financial_year)] += line.amount
     rows = query(
         forum_home,
-        "select geography_name, financial_year, measure_code, value, slas_included "
+        "select geography_name, financial_year, measure_code, value, slas_included, slas_reporting "
         "from marts.mart_structure_comparison where geography_level = 'AREA' "
         "and measure_code in ('FC_IN_TARGET', 'OUTTURN')",
     )
     assert len(rows) == 4 * 4 * 2
-    for area, year, measure, value, slas_included in rows:
-        assert slas_included == 3, area
+    for area, year, measure, value, slas_included, slas_reporting in rows:
+        assert slas_included == slas_reporting == 3, area
         if measure == "OUTTURN":
             assert value == outturn[(area, year)]
         else:
@@ -147,3 +149,74 @@ def test_districts_and_areas_side_by_side_for_every_measure(forum_home: Path) ->
         "or a.denominator is distinct from d.denominator)",
     )
     assert mismatched == []
+
+
+def test_days_to_first_contact_over_a_year_is_weighted_by_first_contacts(
+    forum_home: Path, generated: SyntheticReturns
+) -> None:
+    """The year-to-date value of the monthly median is sum(median x first contacts) / sum(first
+    contacts), first contacts being FC_IN_TARGET's denominator; and it is named so."""
+    table = _rows(generated)
+    totals: dict[tuple[str, str], list[Fraction]] = defaultdict(lambda: [Fraction(0), Fraction(0)])
+    for (sla, month), kpis in table.items():
+        days, contacts = kpis["FC_DAYS_MED"].value, kpis["FC_IN_TARGET"].denominator
+        if days is not None and contacts is not None:
+            totals[(sla, _financial_year(month))][0] += Fraction(days) * contacts
+            totals[(sla, _financial_year(month))][1] += contacts
+    rows = query(
+        forum_home,
+        "select sla_code, financial_year, ytd_value, period_value_name from marts.mart_kpi_monthly "
+        "where kpi_code = 'FC_DAYS_MED' and kpi_month like '%-03'",
+    )
+    assert len(rows) == 14 * 4
+    for sla, year, value, name in rows:
+        weighted, weight = totals[(sla, year)]
+        assert value == half_up(weighted / weight, 2), (sla, year)
+        assert "weighted by first contacts" in name and "not a median" in name
+
+
+def test_drop_in_clinics_are_not_rated_in_august(forum_home: Path, generated: SyntheticReturns) -> None:
+    """Term-time only: no target in the summer holiday month, so no August RED; the year to
+    date is compared with 2 a month over the other months reported."""
+    rows = query(
+        forum_home,
+        "select sla_code, kpi_month, month_value, month_rag, ytd_value, ytd_rag from marts.mart_kpi_monthly "
+        "where kpi_code = 'DROPIN_SESS'",
+    )
+    table = _rows(generated)
+    august = [r for r in rows if r[1].endswith("-08")]
+    assert len(august) == 14 * 4 and all(rag is None for _, _, _, rag, _, _ in august)
+    for sla, month, value, rag, ytd, ytd_rag in rows:
+        assert value == table[(sla, month)]["DROPIN_SESS"].value
+        if not month.endswith("-08"):
+            assert rag == (
+                None if value is None else "GREEN" if value >= 2 else "AMBER" if value >= 1 else "RED"
+            )
+        fy = _financial_year(month)
+        rated_months = sum(
+            1
+            for (s, m), kpis in table.items()
+            if s == sla
+            and _financial_year(m) == fy
+            and m <= month
+            and not m.endswith("-08")
+            and kpis["DROPIN_SESS"].value is not None
+        )
+        if rated_months:
+            expected = "GREEN" if ytd >= 2 * rated_months else "AMBER" if ytd >= rated_months else "RED"
+            assert ytd_rag == expected, (sla, month)
+
+
+def test_structure_roll_ups_count_the_slas_they_cover(forum_home: Path) -> None:
+    """Every row says how many SLAs its value covers; every district SLA sent every return,
+    so a unit's ratios cover all its SLAs, and a ratio's numerator is the reporting SLAs'."""
+    rows = query(
+        forum_home,
+        "select geography_level, count(*), count(*) filter (where slas_reporting = slas_included) "
+        "from marts.mart_structure_comparison where measure_group in ('FINANCE', 'VALUE_FOR_MONEY') "
+        "group by 1 order by 1",
+    )
+    assert [(level, total == covered) for level, total, covered in rows] == [
+        ("AREA", True),
+        ("DISTRICT", True),
+    ]

@@ -81,6 +81,7 @@ def test_the_monthly_report_shows_the_published_figures(year_home: Path, tmp_pat
     report = parse(Path(result["report"]).read_text(encoding="utf-8"))
     status, lines, by_sla = report.tables
     assert status[0] == "mart_return_status"
+    assert "Synthetic data" in "".join(report.text).split("Return status by SLA")[0]
     accepted = dict(
         query(
             home,
@@ -158,6 +159,11 @@ def test_the_annual_review_html_and_pdf_carry_the_published_figures(year_home: P
     }
     assert len(report.images) >= 2  # budget against outturn, expenditure by category
     text = "".join(report.text)
+    # Built from the generator's returns: the first page says the 2021-22 "outturn" is the
+    # briefing's June/July 2021 forecast, before the first table.
+    first_page = text.split("Budget against outturn")[0]
+    assert "Synthetic data" in first_page and "June/July 2021" in first_page
+    assert "negative = overspend" in text
     for section in annual.SECTIONS:  # a section appears exactly when its table is published
         published = (home.parquet / f"{section.table}.parquet").exists()
         assert (section.title in text.split("Sections not in this review")[0]) == published, section.table

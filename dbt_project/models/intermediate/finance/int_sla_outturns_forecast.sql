@@ -1,7 +1,8 @@
 -- Rule (seed 6.11, "should the new value of the SLA reflect the current
 -- forecast costs?"): at each period P1..P12 of a budgeted year, an SLA's
--- forecast outturn = its actual spend so far (all current ledger lines, all
--- strands, as the outturn of mart_service_line_budget_outturn) projected to
+-- forecast outturn = its actual spend so far (the current ledger lines on
+-- the High Needs funded strands, as the outturn of
+-- mart_service_line_budget_outturn; traded work is left out) projected to
 -- the year end by the ref_forecast_rules row in force on the period's first
 -- day:
 --   SEASONAL_RUN_RATE  ytd_actual x prior_annual / prior_ytd, where the
@@ -47,6 +48,12 @@ rules as (
 
 ),
 
+fund_strands as (
+
+    select * from {{ ref('ref_fund_strands') }}
+
+),
+
 received as (
 
     select
@@ -63,16 +70,19 @@ received as (
 period_spend as (
 
     select
-        sla_code,
-        financial_year,
-        period,
-        sum(amount) as amount
+        ledger_totals.sla_code,
+        ledger_totals.financial_year,
+        ledger_totals.period,
+        sum(ledger_totals.amount) as amount
 
     from ledger_totals
+    inner join fund_strands
+        on ledger_totals.fund_strand = fund_strands.fund_strand
+        and fund_strands.is_high_needs
     group by
-        sla_code,
-        financial_year,
-        period
+        ledger_totals.sla_code,
+        ledger_totals.financial_year,
+        ledger_totals.period
 
 ),
 

@@ -9,7 +9,10 @@
 --              rate in force on the year's first day (ref_inflation_indices:
 --              a CPI figure is in force from its publication, so the review
 --              on 1 September uses the previous September's CPI), clamped
---              to the option's collar and cap when they are set. An option
+--              to the option's collar and cap when they are set, or to the
+--              band in force on the year's first day when the option has
+--              bands by year (ref_indexation_option_bands: the Minimum
+--              Funding Guarantee band of each year). An option
 --              without components (fixed cash) has uplift 0; a component
 --              whose index has no rate in force counts as 0.
 -- Uplifts are exact decimals; values are whole pennies (rounded half away
@@ -37,6 +40,12 @@ components as (
 indices as (
 
     select * from {{ ref('ref_inflation_indices') }}
+
+),
+
+bands as (
+
+    select * from {{ ref('ref_indexation_option_bands') }}
 
 ),
 
@@ -86,11 +95,21 @@ uplifts as (
             sum(components.weight * coalesce(indices.rate_pct, 0)),
             0
         ) as index_uplift_pct,
-        options.collar_pct,
-        options.cap_pct
+        case
+            when bands.option_code is not null then bands.collar_pct
+            else options.collar_pct
+        end as collar_pct,
+        case
+            when bands.option_code is not null then bands.cap_pct
+            else options.cap_pct
+        end as cap_pct
 
     from academic_years
     cross join options
+    left join bands
+        on options.option_code = bands.option_code
+        and academic_years.year_start
+        between bands.valid_from and bands.valid_to
     left join components
         on options.option_code = components.option_code
     left join indices
@@ -102,6 +121,9 @@ uplifts as (
         academic_years.term_year,
         academic_years.year_start,
         options.option_code,
+        bands.option_code,
+        bands.collar_pct,
+        bands.cap_pct,
         options.collar_pct,
         options.cap_pct
 
