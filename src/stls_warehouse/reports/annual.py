@@ -89,10 +89,12 @@ SECTIONS = (
     Section(
         "mart_overhead_standardisation",
         "Overhead standardisation (6.15)",
-        "Overhead charged by each SLA holder against the standard overhead under the configured rule.",
+        "Overhead charged by each SLA holder against the standard overhead under the configured rule: "
+        "which way each differs, and flagged only where the rule says it is a problem (charging more "
+        "than the standard by more than its tolerance).",
         "select sla_code, district, overhead_rule, direct_staffing, overhead_charged, overhead_standard, "
-        "overhead_difference, overhead_difference_pct, is_flagged from {t} where financial_year = $fy "
-        "order by sla_code",
+        "overhead_difference, overhead_difference_pct, overhead_direction, is_flagged from {t} "
+        "where financial_year = $fy order by sla_code",
         values=("overhead_charged", "overhead_standard"),
         totals=True,
     ),
@@ -100,9 +102,12 @@ SECTIONS = (
         "mart_core_outreach_separation",
         "Core and outreach (6.12)",
         "Budget, spend and variance per SLA for the budgeted strands, with outreach money spent on core "
-        "activity (and core money on outreach) made visible.",
-        "select sla_code, fund_strand, budget, spend, variance, outreach_spent_on_core, core_spent_on_outreach "
-        "from {t} where financial_year = $fy and is_budgeted order by sla_code, fund_strand",
+        "activity (and core money on outreach) made visible. Spend whose activity could not be read "
+        "from its cost centre is shown as unclassified: where there is any, the crossings are only what "
+        "could be seen. Variance is budget - spend (negative = overspend).",
+        "select sla_code, fund_strand, budget, spend, variance, outreach_spent_on_core, core_spent_on_outreach, "
+        "spend_on_unspecified_activity from {t} where financial_year = $fy and is_budgeted "
+        "order by sla_code, fund_strand",
         values=("budget", "spend", "outreach_spent_on_core"),
         totals=True,
     ),
@@ -164,8 +169,9 @@ SECTIONS = (
     Section(
         "mart_structure_comparison",
         "District and area structures (4.1 A)",
-        "The finance measures rolled up to the 12 districts and to the 4 areas, side by side.",
-        "select geography_level, geography_name, measure_name, value from {t} "
+        "The finance measures rolled up to the 12 districts and to the 4 areas, side by side, with how "
+        "many of the unit's SLAs each value covers.",
+        "select geography_level, geography_name, measure_name, value, slas_reporting, slas_included from {t} "
         "where financial_year = $fy and measure_group = 'FINANCE' order by geography_level desc, "
         "geography_name, measure_code",
         label="geography_name",
