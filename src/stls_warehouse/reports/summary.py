@@ -35,12 +35,12 @@ def print_budget_outturn(home: Paths, year: str) -> int:
     header = f"STLS Budget v Outturn {year}"
     cols = [label for _, label in _LINES] + ["Total Budget"]
     print(header)
-    print(f"{'':<22}" + "".join(f"{c:>16}" for c in cols))
+    print(f"{'':<34}" + "".join(f"{c:>16}" for c in cols))
 
     def line(label: str, index: int, total_extra: Decimal = Decimal(0)) -> None:
         values = [by_line[key][index] for key, _ in _LINES]
         print(
-            f"{label:<22}"
+            f"{label:<34}"
             + "".join(f"{_pounds(v):>16}" for v in values)
             + f"{_pounds(sum(values) + total_extra):>16}"
         )
@@ -48,16 +48,16 @@ def print_budget_outturn(home: Paths, year: str) -> int:
     pension = sum(by_line[key][5] for key, _ in _LINES)
     line("Core funding", 0)
     line("Outreach funding", 1)
-    print(f"{'Pension funding':<22}" + " " * 48 + f"{_pounds(pension):>16}")
+    print(f"{'Pension funding':<34}" + " " * 48 + f"{_pounds(pension):>16}")
     line("Total Budget", 2, pension)
     line("Outturn (High Needs)", 3)
     over = [by_line[key][4] for key, _ in _LINES]
     after = sum(by_line[key][6] for key, _ in _LINES)
-    print(f"{'Variance':<22}" + "".join(f"{_pounds(v):>16}" for v in over) + f"{_pounds(after):>16}")
-    line("Traded work, net", 7)
+    print(f"{VARIANCE_LABEL:<34}" + "".join(f"{_pounds(v):>16}" for v in over) + f"{_pounds(after):>16}")
+    line(TRADED_LABEL, 7)
     print(
-        f"({VARIANCE_LABEL}: budget - outturn per service line; the total is after the pension funding. "
-        f"{TRADED_LABEL}: paid for by its buyers, costs positive and income negative.)"
+        "(Variance is budget - outturn per service line, in total after the pension funding. Traded work "
+        "is paid for by its buyers: costs positive, income negative, never in the outturn.)"
     )
     return 0
 
