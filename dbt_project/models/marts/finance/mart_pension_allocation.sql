@@ -33,7 +33,8 @@ final as (
         end as basis_share_pct,
         cast(pension_allocations.pension_funding as decimal(18, 2))
             as pension_funding,
-        pension_allocations.pension_allocation
+        pension_allocations.pension_allocation,
+        pension_allocations.is_allocated
 
     from pension_allocations
     inner join slas
