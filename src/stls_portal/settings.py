@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "stls_portal",
+    "stls_portal.county",
 ]
 
 MIDDLEWARE = [

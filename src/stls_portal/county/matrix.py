@@ -1,0 +1,178 @@
+"""Every return of a financial year at a glance: the 14 SLAs by ledger period and by KPI month.
+
+Each cell is the same row the school sees on its own page (`services._row`: the published
+`mart_return_status` plus this service's own uploads still being checked), read here once for
+all SLAs instead of once per SLA, with the portal's waivers not yet published laid over it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+
+from stls_portal import services
+from stls_portal.county.waivers import current_waivers
+from stls_portal.models import DecisionRecord, Upload, UploadStatus
+from stls_portal.published import RETURN_STATUS, STATUS_COLUMNS, Release
+from stls_warehouse import reference
+from stls_warehouse.periods import kpi_months, ledger_periods
+
+# Status words a cell can carry (services._row), in the order the filter offers them.
+STATUSES = (
+    "Overdue",
+    "Rejected",
+    "Due",
+    "Received, checking",
+    "Accepted",
+    "Published",
+    "Waived",
+    "Not yet due",
+)
+AWAITING_SIGN_OFF = "Awaiting sign-off"
+
+
+@dataclass
+class Cell:
+    sla_code: str
+    row: services.ReturnRow
+    waiver_pending: str | None = None  # "granted" / "revoked": decided here, not yet published
+
+    @property
+    def awaiting_sign_off(self) -> bool:
+        return self.row.status in ("Published", "Accepted") and not self.row.signed_off
+
+    def matches(self, status: str) -> bool:
+        if status == AWAITING_SIGN_OFF:
+            return self.awaiting_sign_off
+        return self.row.status == status
+
+
+@dataclass
+class SlaRow:
+    sla: reference.Sla
+    ledger: list[Cell]
+    kpi: list[Cell]
+
+    @property
+    def cells(self) -> list[Cell]:
+        return self.ledger + self.kpi
+
+
+@dataclass
+class Matrix:
+    year: str
+    release_id: str | None
+    ledger_columns: list[tuple[str, str]]  # (period_key, short label)
+    kpi_columns: list[tuple[str, str]]
+    rows: list[SlaRow]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def build(year: str, today: date, *, service_line: str = "", area: str = "", status: str = "") -> Matrix:
+    release = Release.current(settings.HOME)
+    published: dict[str, dict[tuple[str, str], dict[str, Any]]] = defaultdict(dict)
+    for r in release.rows(RETURN_STATUS, STATUS_COLUMNS):
+        published[r["sla_code"]][(r["return_type"], r["period_key"])] = r
+    uploads: dict[str, list[Upload]] = defaultdict(list)
+    for upload in Upload.objects.exclude(status=UploadStatus.WITHDRAWN).select_related("uploaded_by"):
+        uploads[upload.sla_code].append(upload)
+    answered: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for sla_code, sha, rule in DecisionRecord.objects.filter(kind="explanation").values_list(
+        "sla_code", "file_sha256", "rule"
+    ):
+        answered[sla_code].add((sha, rule))
+    in_release = release.accepted_sha256s()
+    waivers = current_waivers()
+
+    has_p13 = any(("ledger", f"{year}-P13") in by_return for by_return in published.values()) or any(
+        u.period_key == f"{year}-P13" for mine in uploads.values() for u in mine
+    )
+    ledger = [(p.key, f"P{p.period}", p.end_date) for p in ledger_periods(year, with_p13=has_p13)]
+    kpi = [(m.key, f"{date(m.year, m.month, 1):%b}", m.end_date) for m in kpi_months(year)]
+
+    rows = []
+    for sla in reference.slas().values():
+        if service_line and sla.service_line != service_line:
+            continue
+        if area and sla.area != area:
+            continue
+        reading = _Reading(
+            today,
+            published[sla.sla_code],
+            uploads.get(sla.sla_code, []),
+            in_release,
+            answered[sla.sla_code],
+            waivers,
+        )
+        row = SlaRow(
+            sla=sla,
+            ledger=reading.cells(sla.sla_code, "ledger", ledger),
+            kpi=reading.cells(sla.sla_code, "kpi", kpi),
+        )
+        if status and not any(c.matches(status) for c in row.cells):
+            continue
+        rows.append(row)
+    every = [c for r in rows for c in r.cells]
+    return Matrix(
+        year=year,
+        release_id=release.release_id,
+        ledger_columns=[(k, label) for k, label, _ in ledger],
+        kpi_columns=[(k, label) for k, label, _ in kpi],
+        rows=rows,
+        counts={
+            "Overdue": sum(c.row.status == "Overdue" for c in every),
+            "Rejected": sum(c.row.status == "Rejected" for c in every),
+            AWAITING_SIGN_OFF: sum(c.awaiting_sign_off for c in every),
+        },
+    )
+
+
+@dataclass
+class _Reading:
+    """What one SLA's cells are built from, read once for the whole matrix."""
+
+    today: date
+    published: dict[tuple[str, str], dict[str, Any]]
+    uploads: list[Upload]
+    in_release: set[str]
+    answered: set[tuple[str, str]]
+    waivers: dict[tuple[str, str, str], Any]
+
+    def cells(self, sla_code: str, return_type: str, columns: list[tuple[str, str, date]]) -> list[Cell]:
+        found = []
+        for key, label, end in columns:
+            own = [u for u in self.uploads if u.return_type == return_type and u.period_key == key]
+            status_row = self.published.get((return_type, key), {})
+            row = services._row(
+                return_type, key, label, end, self.today, status_row, own, self.in_release, self.answered
+            )
+            if status_row.get("status") == "REJECTED" and row.status in ("Overdue", "Due", "Not yet due"):
+                # rejected files that came through the landing zone, not this service
+                row.status, row.tag = "Rejected", "red"
+            found.append(_with_waiver(Cell(sla_code, row), self.waivers.get((sla_code, return_type, key))))
+        return found
+
+
+def _with_waiver(cell: Cell, waiver: Any) -> Cell:
+    """A waiver decided here shows at once; the published status catches up at the next run."""
+    published_waived = cell.row.status == "Waived"
+    if waiver is not None and waiver.action == "waiver_granted" and not published_waived:
+        cell.row.status, cell.row.tag = "Waived", "grey"
+        cell.waiver_pending = "granted"
+    elif waiver is not None and waiver.action == "waiver_revoked" and published_waived:
+        cell.row.status, cell.row.tag = "Waiver revoked", "orange"
+        cell.waiver_pending = "revoked"
+    return cell
+
+
+def filter_choices() -> dict[str, list[str]]:
+    register = reference.slas().values()
+    return {
+        "service_lines": sorted({s.service_line for s in register}),
+        "areas": sorted({s.area for s in register}),
+        "statuses": [*STATUSES, AWAITING_SIGN_OFF],
+    }
