@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
+from django.urls import reverse
 
 from stls_portal import services
 from stls_portal.county.waivers import current_waivers
@@ -45,6 +46,34 @@ class Cell:
     def awaiting_sign_off(self) -> bool:
         return self.row.status in ("Published", "Accepted") and not self.row.signed_off
 
+    @property
+    def href(self) -> str:
+        """The return's page once a version exists, else its waiver page."""
+        r = self.row
+        name = "return" if r.version else "county_waiver"
+        return reverse(name, args=[self.sla_code, r.return_type, r.period_key])
+
+    @property
+    def label(self) -> str:
+        """What a screen reader hears after the status: whose return and which period."""
+        return f"{self.sla_code} {self.row.return_type} {self.row.period_key}"
+
+    @property
+    def meta(self) -> str:
+        r = self.row
+        parts = []
+        if r.version:
+            parts.append(f"v{r.version}")
+            if r.open_queries:
+                parts.append(f"{r.open_queries} quer{'y' if r.open_queries == 1 else 'ies'}")
+            if r.signed_off:
+                parts.append("signed")
+            elif r.status in ("Published", "Accepted"):
+                parts.append("not signed")
+        if self.waiver_pending:
+            parts.append(f"{self.waiver_pending} here, next run publishes it")
+        return ", ".join(parts)
+
     def matches(self, status: str) -> bool:
         if status == AWAITING_SIGN_OFF:
             return self.awaiting_sign_off
@@ -71,21 +100,35 @@ class Matrix:
     rows: list[SlaRow]
     counts: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def ledger_rows(self) -> list[tuple[reference.Sla, list[Cell]]]:
+        return [(r.sla, r.ledger) for r in self.rows]
+
+    @property
+    def kpi_rows(self) -> list[tuple[reference.Sla, list[Cell]]]:
+        return [(r.sla, r.kpi) for r in self.rows]
+
 
 def build(year: str, today: date, *, service_line: str = "", area: str = "", status: str = "") -> Matrix:
     release = Release.current(settings.HOME)
+    ledger_keys = [p.key for p in ledger_periods(year, with_p13=True)]
+    kpi_keys = [m.key for m in kpi_months(year)]
     published: dict[str, dict[tuple[str, str], dict[str, Any]]] = defaultdict(dict)
-    for r in release.rows(RETURN_STATUS, STATUS_COLUMNS):
+    for r in _status_rows(release, [*ledger_keys, *kpi_keys]):
         published[r["sla_code"]][(r["return_type"], r["period_key"])] = r
     uploads: dict[str, list[Upload]] = defaultdict(list)
-    for upload in Upload.objects.exclude(status=UploadStatus.WITHDRAWN).select_related("uploaded_by"):
+    for upload in (
+        Upload.objects.exclude(status=UploadStatus.WITHDRAWN)
+        .filter(period_key__in=[*ledger_keys, *kpi_keys])
+        .select_related("uploaded_by")
+    ):
         uploads[upload.sla_code].append(upload)
     answered: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for sla_code, sha, rule in DecisionRecord.objects.filter(kind="explanation").values_list(
         "sla_code", "file_sha256", "rule"
     ):
         answered[sla_code].add((sha, rule))
-    in_release = release.accepted_sha256s()
+    in_release = _accepted(release, {u.sha256 for mine in uploads.values() for u in mine})
     waivers = current_waivers()
 
     has_p13 = any(("ledger", f"{year}-P13") in by_return for by_return in published.values()) or any(
@@ -167,6 +210,31 @@ def _with_waiver(cell: Cell, waiver: Any) -> Cell:
         cell.row.status, cell.row.tag = "Waiver revoked", "orange"
         cell.waiver_pending = "revoked"
     return cell
+
+
+def _status_rows(release: Release, period_keys: list[str]) -> list[dict[str, Any]]:
+    """mart_return_status of the year's periods (a column the release lacks reads None)."""
+    path = release.table_path(RETURN_STATUS)
+    if path is None:
+        return []
+    import duckdb
+
+    with duckdb.connect() as con:
+        present = {r[0] for r in con.execute("select name from parquet_schema(?)", [str(path)]).fetchall()}
+        selected = ", ".join(f'"{c}"' if c in present else f'null as "{c}"' for c in STATUS_COLUMNS)
+        cursor = con.execute(
+            f"select {selected} from read_parquet(?) where list_contains(?, period_key)",
+            [str(path), period_keys],
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _accepted(release: Release, shas: set[str]) -> set[str]:
+    """Which of these files the published submission ledger records as accepted."""
+    if not shas:
+        return set()
+    return release.accepted_sha256s() & shas
 
 
 def filter_choices() -> dict[str, list[str]]:

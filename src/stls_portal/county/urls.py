@@ -13,3 +13,16 @@ urlpatterns = [
     path("waivers/", views.WaiverListView.as_view(), name="county_waivers"),
     path(f"waivers/{RETURN}", views.WaiverView.as_view(), name="county_waiver"),
 ]
+
+FIGURES = "figures/<str:year>/<str:service_line>/"
+urlpatterns += [
+    path("figures/", views.FiguresView.as_view(), name="county_figures"),
+    path(FIGURES, views.ServiceLineView.as_view(), name="county_service_line"),
+    path(f"{FIGURES}<str:sla_code>/", views.SlaFiguresView.as_view(), name="county_sla_figures"),
+    path(
+        f"{FIGURES}<str:sla_code>/<str:period_key>/",
+        views.ReturnLinesView.as_view(),
+        name="county_return_lines",
+    ),
+    path("source/<str:sha256>/<int:row>/", views.SourceRowView.as_view(), name="county_source_row"),
+]

@@ -3,8 +3,11 @@ county services and renders."""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -13,11 +16,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
-from stls_portal import services
-from stls_portal.county import matrix, waivers
+from stls_portal import audit, services
+from stls_portal.county import matrix, provenance, waivers
 from stls_portal.county.forms import WaiverForm
 from stls_portal.models import COUNTY_ROLES, User
+from stls_portal.published import Release
 from stls_warehouse import reference
+from stls_warehouse.config import Paths
 
 
 class CountyMixin(LoginRequiredMixin):
@@ -122,3 +127,151 @@ class WaiverView(CountyMixin, View):
             except services.Refused as refused:
                 form.add_error(None, str(refused))
         return render(request, "county/waiver.html", context | {"form": form}, status=400)
+
+
+# --- figures with their provenance ----------------------------------------------------------
+
+
+class _FiguresPage(CountyMixin, View):
+    """Every page of figures reads one release (resolved once) and says which."""
+
+    template_name = ""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.release = Release.current(settings.HOME)
+        try:
+            self.reader = provenance.Reader(self.release)
+        except provenance.NotPublished as missing:
+            raise Http404(str(missing)) from missing
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except provenance.NotPublished as missing:
+            raise Http404(str(missing)) from missing
+        finally:
+            self.reader.close()
+
+    def render(self, request: HttpRequest, **context: Any) -> HttpResponse:
+        context["release"] = self.reader
+        return render(request, self.template_name, context)
+
+
+def _check_figures(service_line: str, sla_code: str | None = None) -> reference.Sla | None:
+    if service_line not in {s.service_line for s in reference.slas().values()}:
+        raise Http404("No such service line")
+    if sla_code is None:
+        return None
+    sla = reference.slas().get(sla_code)
+    if sla is None or sla.service_line != service_line:
+        raise Http404("No such SLA in this service line")
+    return sla
+
+
+class FiguresView(_FiguresPage):
+    template_name = "county/figures.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        years = self.reader.years()
+        year = request.GET.get("year") or (years[-1] if years else "")
+        if year not in years:
+            raise Http404("No such financial year in the release")
+        rows = self.reader.forum(year)
+        totals = {
+            name: sum((Decimal(r[name]) for r in rows if r.get(name) is not None), Decimal(0))
+            for name in (
+                "total_budget",
+                "outturn",
+                "variance",
+                "pension_allocation",
+                "variance_after_pension",
+            )
+        }
+        return self.render(request, year=year, years=years, rows=rows, totals=totals)
+
+
+class ServiceLineView(_FiguresPage):
+    template_name = "county/service_line.html"
+
+    def get(self, request: HttpRequest, year: str, service_line: str) -> HttpResponse:
+        _check_figures(service_line)
+        drill = self.reader.by_sla(year, service_line)
+        register = reference.slas()
+        levels = [
+            {
+                "label": f"{register[level.key].sla_name} ({level.key})"
+                if level.key in register
+                else level.key,
+                "href": reverse("county_sla_figures", args=[year, service_line, level.key]),
+                "outturn": level.outturn,
+                "traded": level.traded,
+                "lines": level.lines,
+            }
+            for level in drill.rows
+        ]
+        return self.render(request, year=year, service_line=service_line, drill=drill, levels=levels)
+
+
+class SlaFiguresView(_FiguresPage):
+    template_name = "county/sla_figures.html"
+
+    def get(self, request: HttpRequest, year: str, service_line: str, sla_code: str) -> HttpResponse:
+        sla = _check_figures(service_line, sla_code)
+        drill = self.reader.by_period(year, sla_code)
+        levels = [
+            {
+                "label": level.key,
+                "href": reverse("county_return_lines", args=[year, service_line, sla_code, level.key]),
+                "outturn": level.outturn,
+                "traded": level.traded,
+                "lines": level.lines,
+            }
+            for level in drill.rows
+        ]
+        return self.render(request, year=year, service_line=service_line, sla=sla, drill=drill, levels=levels)
+
+
+class ReturnLinesView(_FiguresPage):
+    template_name = "county/return_lines.html"
+
+    def get(
+        self, request: HttpRequest, year: str, service_line: str, sla_code: str, period_key: str
+    ) -> HttpResponse:
+        sla = _check_figures(service_line, sla_code)
+        lines = self.reader.lines(sla_code, period_key)
+        if not lines or not period_key.startswith(year):
+            raise Http404("No ledger lines for this return in the release")
+        files = [
+            provenance.return_file(self.reader, sla_code, period_key, sha)
+            for sha in dict.fromkeys(line["source_file_sha256"] for line in lines)
+        ]
+        counted = [line for line in lines if self.reader.counts_in_outturn(line)]
+        total = sum((Decimal(line["amount"]) for line in counted), Decimal(0))
+        return self.render(
+            request,
+            year=year,
+            service_line=service_line,
+            sla=sla,
+            period_key=period_key,
+            lines=lines,
+            files=files,
+            total=total,
+            traded=len(lines) - len(counted),
+        )
+
+
+class SourceRowView(_FiguresPage):
+    template_name = "county/source_row.html"
+
+    def get(self, request: HttpRequest, sha256: str, row: int) -> HttpResponse:
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise Http404("No such file")
+        submission = self.reader.submission(sha256)
+        if submission is None:
+            raise Http404("The release does not record this file")
+        found = provenance.source_row(Paths(settings.HOME).raw, sha256, row)
+        audit.record(
+            request,
+            "view_source_row",
+            sla_code=str(submission.get("sla_code") or ""),
+            target=f"{sha256}:{row}",
+        )
+        return self.render(request, source=found, submission=submission)
