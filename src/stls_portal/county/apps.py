@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -8,3 +10,15 @@ class CountyConfig(AppConfig):
     label = "county"
     verbose_name = "STLS county view"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_save
+
+        from stls_portal.county import chain
+        from stls_portal.models import AuditEvent
+
+        def sealed(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+            if created and not raw:
+                chain.seal(instance)
+
+        post_save.connect(sealed, sender=AuditEvent, weak=False, dispatch_uid="stls_county_audit_seal")

@@ -78,3 +78,28 @@ class Reminder(AppendOnlyModel):
 
     class Meta:
         ordering = ("-sent_at", "-id")
+
+
+class AuditSeal(AppendOnlyModel):
+    """The audit log's hash chain: each event's seal holds the hash of the event before it and
+    its own hash over its fields and that previous hash (`county.chain`). Changing, removing or
+    reordering an event breaks every hash from there on."""
+
+    event = models.OneToOneField(
+        "stls_portal.AuditEvent", on_delete=models.PROTECT, primary_key=True, related_name="seal"
+    )
+    position = models.BigIntegerField(unique=True, help_text="1, 2, 3, ... in the order sealed")
+    previous_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ("position",)
+
+
+class AuditChainHead(models.Model):
+    """One row: the last seal's position and hash. Locked while a seal is added, so that two
+    requests never chain onto the same previous event."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    position = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)

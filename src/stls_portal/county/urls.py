@@ -26,3 +26,9 @@ urlpatterns += [
     ),
     path("source/<str:sha256>/<int:row>/", views.SourceRowView.as_view(), name="county_source_row"),
 ]
+
+urlpatterns += [
+    path("audit/", views.AuditLogView.as_view(), name="county_audit"),
+    path("audit/export.csv", views.AuditExportView.as_view(), name="county_audit_csv"),
+    path("audit/verify/", views.AuditVerifyView.as_view(), name="county_audit_verify"),
+]

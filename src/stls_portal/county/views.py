@@ -4,6 +4,7 @@ county services and renders."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -275,3 +276,98 @@ class SourceRowView(_FiguresPage):
             target=f"{sha256}:{row}",
         )
         return self.render(request, source=found, submission=submission)
+
+
+# --- the audit log -----------------------------------------------------------------------
+
+
+def _audit_events(request: HttpRequest) -> tuple[Any, dict[str, str]]:
+    """The audit events matching the search form (every field optional)."""
+    from django.db.models import Q
+
+    from stls_portal.models import AuditEvent
+
+    chosen = {
+        name: request.GET.get(name, "").strip() for name in ("q", "action", "actor", "sla", "from", "to")
+    }
+    events = AuditEvent.objects.select_related("seal").order_by("-id")
+    if chosen["q"]:
+        q = chosen["q"]
+        events = events.filter(
+            Q(actor__icontains=q) | Q(action__icontains=q) | Q(target__icontains=q) | Q(sla_code__iexact=q)
+        )
+    if chosen["action"]:
+        events = events.filter(action=chosen["action"])
+    if chosen["actor"]:
+        events = events.filter(actor=chosen["actor"])
+    if chosen["sla"]:
+        events = events.filter(sla_code=chosen["sla"].upper())
+    for name, lookup in (("from", "at__date__gte"), ("to", "at__date__lte")):
+        if chosen[name]:
+            try:
+                events = events.filter(**{lookup: date.fromisoformat(chosen[name])})
+            except ValueError:
+                chosen[name] = ""
+    return events, chosen
+
+
+class AuditLogView(CountyMixin, View):
+    PAGE = 100
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        from django.core.paginator import Paginator
+
+        from stls_portal.models import AuditEvent
+
+        events, chosen = _audit_events(request)
+        page = Paginator(events, self.PAGE).get_page(request.GET.get("page"))
+        actions = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
+        query = "&".join(f"{k}={v}" for k, v in chosen.items() if v)
+        return render(
+            request,
+            "county/audit.html",
+            {"page": page, "chosen": chosen, "actions": list(actions), "query": query},
+        )
+
+
+class AuditExportView(CountyMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        import csv
+        import io
+        import json
+
+        from stls_portal.county import chain
+
+        events, chosen = _audit_events(request)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([*chain.FIELDS, "position", "previous_hash", "hash"])
+        for entry in chain._sealed(events.order_by("id")):
+            row = [entry[f] for f in chain.FIELDS]
+            row[chain.FIELDS.index("detail")] = json.dumps(
+                entry["detail"], sort_keys=True, ensure_ascii=False
+            )
+            writer.writerow(
+                [_csv_safe(v) for v in row] + [entry.get("position"), entry["previous_hash"], entry["hash"]]
+            )
+        audit.record(request, "download_audit_log", target=json.dumps(chosen, sort_keys=True)[:255])
+        response = HttpResponse(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="stls_audit_log.csv"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def _csv_safe(value: Any) -> Any:
+    """Text a spreadsheet would read as a formula gets a leading apostrophe (as the published CSVs)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+class AuditVerifyView(CountyMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        from stls_portal.county import chain
+
+        verdict = chain.verify()
+        audit.record(request, "verify_audit_log", detail=verdict.as_json())
+        return render(request, "county/audit_verify.html", {"verdict": verdict})
