@@ -90,6 +90,10 @@ class SlaRow:
     def cells(self) -> list[Cell]:
         return self.ledger + self.kpi
 
+    @property
+    def overdue(self) -> int:
+        return sum(c.row.status == "Overdue" for c in self.cells)
+
 
 @dataclass
 class Matrix:
@@ -101,12 +105,13 @@ class Matrix:
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
-    def ledger_rows(self) -> list[tuple[reference.Sla, list[Cell]]]:
-        return [(r.sla, r.ledger) for r in self.rows]
+    def ledger_rows(self) -> list[tuple[reference.Sla, list[Cell], int]]:
+        """(SLA, its ledger cells, how many of all its returns are overdue)."""
+        return [(r.sla, r.ledger, r.overdue) for r in self.rows]
 
     @property
-    def kpi_rows(self) -> list[tuple[reference.Sla, list[Cell]]]:
-        return [(r.sla, r.kpi) for r in self.rows]
+    def kpi_rows(self) -> list[tuple[reference.Sla, list[Cell], int]]:
+        return [(r.sla, r.kpi, r.overdue) for r in self.rows]
 
 
 def build(year: str, today: date, *, service_line: str = "", area: str = "", status: str = "") -> Matrix:

@@ -32,3 +32,7 @@ urlpatterns += [
     path("audit/export.csv", views.AuditExportView.as_view(), name="county_audit_csv"),
     path("audit/verify/", views.AuditVerifyView.as_view(), name="county_audit_verify"),
 ]
+
+urlpatterns += [
+    path("remind/<str:sla_code>/", views.RemindView.as_view(), name="county_remind"),
+]

@@ -371,3 +371,40 @@ class AuditVerifyView(CountyMixin, View):
         verdict = chain.verify()
         audit.record(request, "verify_audit_log", detail=verdict.as_json())
         return render(request, "county/audit_verify.html", {"verdict": verdict})
+
+
+# --- chasing ------------------------------------------------------------------------------
+
+
+class RemindView(CountyMixin, View):
+    def _context(self, request: HttpRequest, sla_code: str) -> dict[str, Any]:
+        from stls_portal.county import reminders
+        from stls_portal.county.models import Reminder
+
+        sla = reference.slas().get(sla_code)
+        if sla is None:
+            raise Http404("No such SLA")
+        year, _ = _year(request)
+        return {
+            "sla": sla,
+            "year": year,
+            "overdue": reminders.overdue(sla_code, year, services.as_of()),
+            "contacts": reminders.contacts(sla_code),
+            "sent": Reminder.objects.filter(sla_code=sla_code).select_related("sent_by")[:20],
+            "may_act": waivers.may_act(self.portal_user),
+        }
+
+    def get(self, request: HttpRequest, sla_code: str) -> HttpResponse:
+        return render(request, "county/remind.html", self._context(request, sla_code))
+
+    def post(self, request: HttpRequest, sla_code: str) -> HttpResponse:
+        from stls_portal.county import reminders
+
+        context = self._context(request, sla_code)
+        try:
+            reminders.send(request, self.portal_user, sla_code, context["year"], services.as_of())
+        except services.Refused as refused:
+            return render(request, "county/remind.html", context | {"refusal": str(refused)}, status=400)
+        return HttpResponseRedirect(
+            f"{reverse('county_remind', args=[sla_code])}?year={context['year']}&sent=1"
+        )
