@@ -177,3 +177,30 @@ def test_a_years_log_is_exported_with_its_check_for_the_evidence_pack(portal_hom
     assert chain.verify_entries(entries, check["first_previous_hash"]).first_broken == entries[1]["id"]
     with pytest.raises(CommandError, match="financial year"):
         call_command("portal_audit_export", "--year", "2021")
+
+
+def test_a_user_changed_in_the_admin_is_audited_with_who_changed_it(portal_home, users, client_for):
+    admin = users["finance"]
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    browser = client_for(admin)
+    target = users["submitter"]
+    form = browser.get(f"/admin/stls_portal/user/{target.pk}/change/")
+    assert form.status_code == 200
+    data = {
+        "username": target.username,
+        "email": target.email,
+        "role": "school_approver",
+        "sla_codes": '["SWA"]',
+        "is_active": "on",
+        "date_joined_0": "2021-04-01",
+        "date_joined_1": "09:00:00",
+        "initial-date_joined_0": "2021-04-01",
+        "initial-date_joined_1": "09:00:00",
+    }
+    response = browser.post(f"/admin/stls_portal/user/{target.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = AuditEvent.objects.get(action="admin_changed")
+    assert (event.actor, event.target) == ("finance", "user swa.submitter")
+    assert "Changed Role" in event.detail["change"]
+    assert chain.verify().intact
