@@ -36,3 +36,9 @@ urlpatterns += [
 urlpatterns += [
     path("remind/<str:sla_code>/", views.RemindView.as_view(), name="county_remind"),
 ]
+
+urlpatterns += [
+    path("runs/", views.RunsView.as_view(), name="county_runs"),
+    path("reports/", views.ReportsView.as_view(), name="county_reports"),
+    path("reports/<str:kind>/<str:name>", views.ReportFileView.as_view(), name="county_report"),
+]

@@ -408,3 +408,49 @@ class RemindView(CountyMixin, View):
         return HttpResponseRedirect(
             f"{reverse('county_remind', args=[sla_code])}?year={context['year']}&sent=1"
         )
+
+
+# --- runs, releases and reports ------------------------------------------------------------
+
+
+class RunsView(CountyMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        from stls_portal.county import operations
+
+        return render(
+            request,
+            "county/runs.html",
+            {
+                "release": operations.release_summary(settings.HOME),
+                "run": operations.last_run(settings.HOME),
+                "dq": operations.report_file(settings.HOME, "dq", "latest.html"),
+            },
+        )
+
+
+class ReportsView(CountyMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        from stls_portal.county import operations
+
+        return render(request, "county/reports.html", {"kinds": operations.reports(settings.HOME)})
+
+
+class ReportFileView(CountyMixin, View):
+    def get(self, request: HttpRequest, kind: str, name: str) -> HttpResponse:
+        from django.http import FileResponse
+
+        from stls_portal.county import operations
+
+        found = operations.report_file(settings.HOME, kind, name)
+        if found is None:
+            raise Http404("No such report")
+        audit.record(request, "download_report", target=f"{kind}/{name}")
+        inline = found.path.suffix in (".html", ".pdf")
+        response = FileResponse(found.path.open("rb"), as_attachment=not inline, filename=found.name)
+        response["Content-Type"] = operations.CONTENT_TYPES[found.path.suffix]
+        if found.path.suffix == ".html":
+            # a report is a document, not part of the service: no script runs in it
+            response["Content-Security-Policy"] = (
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+            )
+        return response
