@@ -33,6 +33,8 @@ VALUES = {
     "service_line": "DISTRICT",
     "sha256": "0" * 64,
     "row": "2",
+    "kind": "dq",
+    "name": "latest.html",
 }
 
 

@@ -56,7 +56,19 @@ def test_finance_grants_a_waiver_recorded_as_a_decision_and_shown_at_once(
     )
     assert DecisionRecord.objects.get().kind == "waiver_granted"
     audited = AuditEvent.objects.get(action="waiver_granted")
-    assert (audited.actor, audited.sla_code, audited.detail["reason"]) == ("finance", "CAN", FORM["reason"])
+    assert (audited.actor, audited.sla_code, audited.detail["decision_id"]) == (
+        "finance",
+        "CAN",
+        event.decision_id,
+    )
+    approval = AuditEvent.objects.get(action="waiver_approval")
+    assert (approval.detail["approved_by"], approval.detail["approved_on"]) == (
+        "Head of SEN finance",
+        "2021-07-02",
+    )
+    # the school's own page reads the same decision
+    assert client_for(users["submitter"]).get("/sla/CAN/returns/ledger/2021-22-P03/").status_code == 404
+    assert "Waived" in browser.get("/sla/CAN/?year=2021-22").content.decode()
 
     matrix = browser.get("/county/?year=2021-22").context["matrix"]
     row = next(r for r in matrix.rows if r.sla.sla_code == "CAN")

@@ -188,33 +188,35 @@ class _Reading:
     uploads: list[Upload]
     in_release: set[str]
     answered: set[tuple[str, str]]
-    waivers: dict[tuple[str, str, str], Any]
+    waivers: dict[tuple[str, str, str], str]
 
     def cells(self, sla_code: str, return_type: str, columns: list[tuple[str, str, date]]) -> list[Cell]:
         found = []
         for key, label, end in columns:
             own = [u for u in self.uploads if u.return_type == return_type and u.period_key == key]
             status_row = self.published.get((return_type, key), {})
+            waiver = self.waivers.get((sla_code, return_type, key))
+            pending = _waiver_pending(status_row, waiver)
+            if waiver is not None:  # as the school's page does (services.return_rows)
+                status_row = status_row | {"status": "WAIVED" if waiver == "waiver_granted" else "MISSING"}
             row = services._row(
                 return_type, key, label, end, self.today, status_row, own, self.in_release, self.answered
             )
             if status_row.get("status") == "REJECTED" and row.status in ("Overdue", "Due", "Not yet due"):
                 # rejected files that came through the landing zone, not this service
                 row.status, row.tag = "Rejected", "red"
-            found.append(_with_waiver(Cell(sla_code, row), self.waivers.get((sla_code, return_type, key))))
+            found.append(Cell(sla_code, row, pending))
         return found
 
 
-def _with_waiver(cell: Cell, waiver: Any) -> Cell:
-    """A waiver decided here shows at once; the published status catches up at the next run."""
-    published_waived = cell.row.status == "Waived"
-    if waiver is not None and waiver.action == "waiver_granted" and not published_waived:
-        cell.row.status, cell.row.tag = "Waived", "grey"
-        cell.waiver_pending = "granted"
-    elif waiver is not None and waiver.action == "waiver_revoked" and published_waived:
-        cell.row.status, cell.row.tag = "Waiver revoked", "orange"
-        cell.waiver_pending = "revoked"
-    return cell
+def _waiver_pending(status_row: dict[str, Any], waiver: str | None) -> str | None:
+    """A waiver decided here that the published release does not show yet."""
+    published_waived = status_row.get("status") == "WAIVED"
+    if waiver == "waiver_granted" and not published_waived:
+        return "granted"
+    if waiver == "waiver_revoked" and published_waived:
+        return "revoked"
+    return None
 
 
 def _status_rows(release: Release, period_keys: list[str]) -> list[dict[str, Any]]:

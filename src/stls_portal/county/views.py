@@ -79,9 +79,7 @@ class MatrixView(CountyMixin, View):
 
 class WaiverListView(CountyMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        current = [e for e in waivers.current_waivers().values() if e.action == "waiver_granted"]
-        current.sort(key=lambda e: (e.sla_code, e.return_type, e.period_key))
-        return render(request, "county/waivers.html", {"waivers": current})
+        return render(request, "county/waivers.html", {"waivers": waivers.in_force()})
 
 
 class WaiverView(CountyMixin, View):
@@ -96,7 +94,7 @@ class WaiverView(CountyMixin, View):
             "return_type": return_type,
             "period_key": period_key,
             "events": events,
-            "waived": bool(events) and events[0].action == "waiver_granted",
+            "waived": services.return_state(sla_code, return_type, period_key).waived,
             "may_act": waivers.may_act(self.portal_user),
             **extra,
         }
