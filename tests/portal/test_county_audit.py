@@ -206,3 +206,15 @@ def test_a_user_changed_in_the_admin_is_audited_with_who_changed_it(portal_home,
     assert (event.actor, event.target) == ("finance", "user swa.submitter")
     assert "Changed Role" in event.detail["change"]
     assert chain.verify().intact
+
+
+def test_every_county_url_is_closed_to_school_users(portal_home, users, client_for, publisher):
+    publisher.publish([])
+    county = [url for url in _every_url() if url.startswith("/county/")]
+    assert len(county) >= 14
+    for role in ("submitter", "approver", "other"):
+        browser = client_for(users[role])
+        for url in county:
+            assert browser.get(url).status_code == 403, (role, url)
+            assert browser.post(url).status_code == 403, (role, url)
+    assert not WaiverEvent.objects.exists() and not DecisionRecord.objects.exists()
