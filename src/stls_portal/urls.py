@@ -32,6 +32,7 @@ urlpatterns = [
     path("help/", views.HelpIndexView.as_view(), name="help"),
     path("help/errors/<str:code>/", views.ErrorHelpView.as_view(), name="help_error"),
     path("help/warnings/<str:rule>/", views.WarningHelpView.as_view(), name="help_warning"),
+    path("county/", include("stls_portal.county.urls")),
     path("admin/", admin.site.urls),
     # OpenID Connect sign-in; its views answer only when STLS_OIDC_ISSUER is configured.
     path("oidc/", include("mozilla_django_oidc.urls")),
