@@ -5,8 +5,9 @@ and the CLI paths that do not validate never pay its import cost (about 5 s). GX
 path on DuckDB fails, so every dataset is validated as a DataFrame.
 
 A `GxSession` is one ephemeral GX context for one task: every suite of a run is validated
-in it (start-up is paid once), and its Data Docs are built once at the end into a folder
-of the run, as static HTML.
+in it (start-up is paid once), and its Data Docs are written once at the end into a folder
+of the run, as static HTML that works offline (`quality.data_docs`: GX's own site loads
+its styles and scripts from public CDNs).
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from stls_warehouse.quality.data_docs import Validation
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TQDM_DISABLE", "1")
-
-DOCS_SITE = "stls_run"
 
 
 @dataclass
@@ -76,19 +77,8 @@ class GxSession:
         self._suites: dict[str, Any] = {}
         self.seconds = 0.0  # time spent in GX by this session (start-up, validations, docs)
         self.docs_dir = docs_dir
-        if docs_dir is not None:
-            docs_dir.mkdir(parents=True, exist_ok=True)
-            self.context.add_data_docs_site(
-                DOCS_SITE,
-                {
-                    "class_name": "SiteBuilder",
-                    "store_backend": {
-                        "class_name": "TupleFilesystemStoreBackend",
-                        "base_directory": str(docs_dir),
-                    },
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                },
-            )
+        self.run_name = self._run_id.run_name
+        self.validations: list[Validation] = []
         self.seconds += time.monotonic() - started
 
     def _unique(self, name: str) -> str:
@@ -112,6 +102,13 @@ class GxSession:
         self, suite_module: Any, frame: Any, index_columns: list[str] | None = None
     ) -> list[CheckResult]:
         """Validate `frame` with `suite_module.build_suite()`; one CheckResult per expectation."""
+        checks, name = self._validate(suite_module, frame, index_columns)
+        self.validations.append(Validation(name, suite_module.NAME, checks))
+        return checks
+
+    def _validate(
+        self, suite_module: Any, frame: Any, index_columns: list[str] | None
+    ) -> tuple[list[CheckResult], str]:
         started = time.monotonic()
         gx = self._gx
         name = self._unique(suite_module.NAME)
@@ -130,7 +127,7 @@ class GxSession:
             self._let_go()
         checks = [_check(suite_module.NAME, outcome) for outcome in validation.results]
         self.seconds += time.monotonic() - started
-        return checks
+        return checks, name
 
     def run_suite_chunks(
         self, suite_module: Any, frames: Iterable[Any], index_columns: list[str] | None = None
@@ -143,12 +140,14 @@ class GxSession:
         for frame in frames:
             if frame is None or frame.empty:
                 continue
-            part = self.run_suite(suite_module, frame, index_columns)
+            part, _ = self._validate(suite_module, frame, index_columns)
             # Let the part go before the next one is built: GX's objects around it form
             # reference cycles, which only the cycle collector frees.
             del frame
             gc.collect()
             merged = part if merged is None else [_merge(a, b) for a, b in zip(merged, part, strict=True)]
+        if merged:
+            self.validations.append(Validation(suite_module.NAME, suite_module.NAME, merged))
         return merged or []
 
     def _let_go(self) -> None:
@@ -165,10 +164,12 @@ class GxSession:
         """Write the Data Docs of every validation of this session; the index page's path."""
         if self.docs_dir is None:
             return None
+        from stls_warehouse.quality.data_docs import write_site
+
         started = time.monotonic()
-        self.context.build_data_docs(site_names=[DOCS_SITE])
+        index = write_site(self.docs_dir, self.run_name, self.validations)
         self.seconds += time.monotonic() - started
-        return self.docs_dir / "index.html"
+        return index
 
 
 def run_suite(suite_module: Any, frame: Any, index_columns: list[str] | None = None) -> list[CheckResult]:
