@@ -217,6 +217,11 @@ def test_the_evidence_pack_is_the_same_for_the_same_inputs(year_home: Path, tmp_
             "submission_ledger.csv",
             "release/manifest.json",
             f"release/inputs_{YEAR}.csv",
+            "tables/parquet/fct_ledger_lines.parquet",
+            "tables/csv/mart_service_line_budget_outturn.csv",
+            f"annual/annual_review_{YEAR}.pdf",
+            "sources/index.csv",
+            "data_quality/mart_data_quality_results.csv",
         ):
             assert member in names, member
         index = json.loads(archive.read("index.json"))
@@ -249,3 +254,89 @@ def test_the_cli_writes_each_report(year_home: Path, tmp_path: Path, monkeypatch
     assert (home.reports / "annual" / f"annual_review_{YEAR}.pdf").read_bytes().startswith(b"%PDF")
     assert (home.reports / "evidence" / f"evidence_pack_{YEAR}.zip").is_file()
     assert cli.main(["report", "monthly", "--period", "2021-22-P13"]) == 2
+
+
+def _as_money(value: object) -> Decimal:
+    """A school's amount as typed (`"18,062.42"`, `(12.50)`, a number cell) as exact pence."""
+    text = str(value).replace(",", "").replace("£", "").strip()
+    negative = text.startswith("(") and text.endswith(")")
+    amount = Decimal(text.strip("()")).quantize(Decimal("0.01"))
+    return -amount if negative else amount
+
+
+def test_an_unpacked_evidence_pack_alone_recomputes_the_district_outturn_and_opens_a_lines_source_row(
+    year_home: Path, tmp_path: Path
+) -> None:
+    """An auditor with only the pack: unzip it into an empty folder, nothing else."""
+    import csv
+    import shutil
+
+    import openpyxl
+
+    home = copy_home(year_home, tmp_path / "home")
+    shutil.copytree(year_home / "raw", home.raw)  # the accepted returns, as received
+    pack = Path(write_evidence_pack(home, YEAR)["evidence_pack"])
+    folder = tmp_path / "auditor"
+    folder.mkdir()
+    with zipfile.ZipFile(pack) as archive:
+        archive.extractall(folder)
+    os.chdir(folder)  # the README's query reads paths relative to the pack's folder
+
+    with open("tables/csv/mart_service_line_budget_outturn.csv", encoding="utf-8", newline="") as f:
+        published = {
+            (r["financial_year"], r["service_line"]): Decimal(r["outturn"]) for r in csv.DictReader(f)
+        }
+    assert {year for year, _ in published} == {YEAR}  # the year's rows only
+    district = published[(YEAR, "DISTRICT")]
+    assert district == Decimal("6488791.00")  # the seed's figure
+
+    con = duckdb.connect()
+    (recomputed,) = con.execute(
+        "select sum(amount) from 'tables/parquet/fct_ledger_lines.parquet' "
+        "where service_line = 'DISTRICT' and fund_strand in ('CORE', 'OUTREACH', 'PENSION')"
+    ).fetchone()
+    assert recomputed == district
+    with open("tables/csv/fct_ledger_lines.csv", encoding="utf-8", newline="") as f:
+        lines = [r for r in csv.DictReader(f) if r["service_line"] == "DISTRICT"]
+    assert sum(Decimal(r["amount"]) for r in lines if r["fund_strand"] != "TRADED") == district
+
+    readme = Path("README.txt").read_text(encoding="utf-8")
+    assert f"outturn {district}" in readme and "(agrees)" in readme
+
+    with open("sources/index.csv", encoding="utf-8", newline="") as f:
+        sources = {r["sha256"]: r for r in csv.DictReader(f)}
+    checked = 0
+    for line in [
+        lines[0],
+        lines[-1],
+        *(r for r in lines if "xlsx" in sources[r["source_file_sha256"]]["file_name"]),
+    ][:3]:
+        source = sources[line["source_file_sha256"]]
+        path = Path(source["member"])
+        assert source["in_pack"] == "yes" and path.is_file()
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == line["source_file_sha256"]
+        row = int(line["source_row"])
+        if path.suffix == ".csv":
+            with open(path, encoding="utf-8-sig", newline="") as f:
+                table = list(csv.reader(f))
+            header, values = table[0], table[row - 1]
+        else:
+            sheet = openpyxl.load_workbook(path, read_only=True, data_only=True)["Ledger"]
+            table = [list(r) for r in sheet.iter_rows(values_only=True)]
+            header = [str(h) for h in table[0]]
+            values = table[row - 1]
+        found = dict(zip(header, values, strict=False))
+        assert str(found["line_ref"]) == line["line_ref"], (path, row, found)
+        assert _as_money(found["amount"]) == Decimal(line["amount"])
+        assert str(found["account_code"]).strip().upper() == line["account_code"].upper()
+        checked += 1
+    assert checked == 3
+
+    with open("data_quality/mart_data_quality_results.csv", encoding="utf-8", newline="") as f:
+        checks = list(csv.DictReader(f))
+    assert checks and all(
+        r["stage"] == "warehouse_gate"
+        or r["period_key"].startswith(("2021-", "2022-0"))
+        or r["period_key"] == ""
+        for r in checks
+    )
