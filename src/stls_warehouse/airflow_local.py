@@ -3,6 +3,11 @@
 `stls run` and `make demo` use this to run the real DAG with `airflow dags test`, which
 executes every task in one process without a scheduler. AIRFLOW_HOME defaults to
 `$STLS_HOME/airflow`, so each STLS_HOME (a test's temporary one, say) has its own metadata.
+
+Each run's whole output is kept in its own log, `$AIRFLOW_HOME/runs/run_<UTC time>.log`
+(the latest `STLS_KEEP_RUN_LOGS` of them, retention.py); the stages' progress reports in it
+are shown as the run goes (progress.py). Third-party deprecation warnings are silenced in
+the run's processes: they say nothing about the run.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from stls_warehouse.config import REPO_ROOT, Paths
 from stls_warehouse.orchestration.deployment import POOL
@@ -36,12 +42,31 @@ def airflow_env(home: Paths) -> dict[str, str]:
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     env.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
     env.setdefault("STLS_RETRY_DELAY_SECONDS", "2")  # an interactive run should not wait minutes
+    env.setdefault("PYTHONWARNINGS", QUIET_WARNINGS)
+    env.setdefault("PYTHONUNBUFFERED", "1")  # progress reports reach `stls run` as they happen
     return env
 
 
+# Libraries' warnings about their own futures (graphviz absent, httpx's test client, ...).
+QUIET_WARNINGS = ",".join(
+    (
+        "ignore::DeprecationWarning",
+        "ignore::PendingDeprecationWarning",
+        "ignore::FutureWarning",
+        "ignore:Could not import graphviz:UserWarning",
+    )
+)
+
+
+def run_log_dir(home: Paths) -> Path:
+    """One log per `stls run`, `run_<UTC time>.log`, newest last by name."""
+    return Path(airflow_env(home)["AIRFLOW_HOME"]) / "runs"
+
+
 def last_run_log(home: Paths) -> Path:
-    """Where `dags_test` keeps the output of the last local run."""
-    return Path(airflow_env(home)["AIRFLOW_HOME"]) / "last_run.log"
+    """The log of the latest local run (`last_run.log` of the older layout when none is kept)."""
+    logs = sorted(run_log_dir(home).glob("run_*.log"))
+    return logs[-1] if logs else Path(airflow_env(home)["AIRFLOW_HOME"]) / "last_run.log"
 
 
 def _airflow(env: dict[str, str], *args: str, quiet: bool = True) -> subprocess.CompletedProcess[str]:
@@ -72,16 +97,42 @@ def ensure_metadata(home: Paths) -> dict[str, str]:
     return env
 
 
-def dags_test(home: Paths, dag_id: str = DAG_ID) -> int:
-    """Run one DAG run in-process with `airflow dags test`; 0 when every task succeeded."""
+def dags_test(home: Paths, dag_id: str = DAG_ID, watcher: Any = None) -> int:
+    """Run one DAG run in-process with `airflow dags test`; 0 when every task succeeded.
+
+    The output goes, line by line as it comes, to the run's own log and to `watcher` (a
+    progress.RunWatcher), which shows the stages' progress.
+    """
+    from stls_warehouse.retention import prune_run_logs
+
     env = ensure_metadata(home)
-    logical_date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-    done = _airflow(env, "dags", "test", dag_id, logical_date)
-    log = last_run_log(home)
+    now = datetime.now(UTC)
+    logical_date = now.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    log = run_log_dir(home) / f"run_{now.strftime('%Y%m%dT%H%M%S%fZ')}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(done.stdout + "\n" + done.stderr, encoding="utf-8")
-    output = done.stdout + "\n" + done.stderr
-    failed = done.returncode != 0 or "state=failed" in output or _run_failed(output)
+    executable = str(Path(sys.executable).with_name("airflow"))
+    lines: list[str] = []
+    with (
+        open(log, "w", encoding="utf-8") as kept,
+        subprocess.Popen(
+            [executable, "dags", "test", dag_id, logical_date],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            bufsize=1,
+        ) as process,
+    ):
+        assert process.stdout is not None
+        for line in process.stdout:
+            kept.write(line)
+            lines.append(line)
+            if watcher is not None:
+                watcher.feed(line)
+        returncode = process.wait()
+    prune_run_logs(log.parent)
+    output = "".join(lines)
+    failed = returncode != 0 or "state=failed" in output or _run_failed(output)
     if failed:
         for reason in failure_reasons(output):
             print(f"stls run: {reason}", file=sys.stderr)

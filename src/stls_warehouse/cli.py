@@ -61,9 +61,10 @@ def _problem_line(problem: Any) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from stls_warehouse import airflow_local
+    from stls_warehouse import airflow_local, progress
 
     home = paths().ensure()
+    watcher = progress.RunWatcher()
     if args.without_airflow:
         from stls_warehouse.pipeline import run_locally
         from stls_warehouse.publish.audit import AuditFailed
@@ -71,16 +72,21 @@ def _run(args: argparse.Namespace) -> int:
         from stls_warehouse.quality.warehouse_gates import GateFailed
         from stls_warehouse.transform import DbtFailed
 
+        stop = progress.listen(watcher)
         try:
             run_locally()
         except (GateFailed, DbtFailed, AuditFailed, PostgresPublishFailed) as failed:
             # A stage refused, as it should on bad data: say why, not where in the code.
+            _print_summary(watcher)
             print(f"stls run: {type(failed).__name__}: {failed}", file=sys.stderr)
             print("stls run: nothing was published by this run", file=sys.stderr)
             return 1
+        finally:
+            stop()
         code = 0
     else:
-        code = airflow_local.dags_test(home)
+        code = airflow_local.dags_test(home, watcher=watcher)
+    _print_summary(watcher)
     if code != 0:
         print(f"stls run: the pipeline failed; see {airflow_local.last_run_log(home)}", file=sys.stderr)
         return 1
@@ -88,6 +94,13 @@ def _run(args: argparse.Namespace) -> int:
 
     print_run_summary(home)
     return 0
+
+
+def _print_summary(watcher: Any) -> None:
+    from stls_warehouse.progress import run_summary
+
+    for line in run_summary(watcher):
+        print(line)
 
 
 def _demo_data(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from stls_warehouse import progress
 from stls_warehouse.config import Paths, paths
 
 
@@ -24,8 +25,10 @@ def route_landing() -> list[dict[str, Any]]:
     """The landing zone's files grouped by SLA: one mapped intake task per batch."""
     from stls_warehouse.intake.landing import discover, route
 
-    home = paths().ensure()
-    batches = route(discover(home.landing))
+    with progress.stage("route_landing") as reported:
+        home = paths().ensure()
+        batches = route(discover(home.landing))
+        reported["files"] = sum(len(files) for files in batches.values())
     return [{"sla_code": sla, "files": files} for sla, files in batches.items()]
 
 
@@ -33,11 +36,13 @@ def intake_batch(sla_code: str, files: list[str], run_id: str) -> dict[str, Any]
     from stls_warehouse.intake.raw_zone import RawZone
     from stls_warehouse.intake.stage import stage_files
 
-    home = paths().ensure()
-    summaries = stage_files(files, _run_dir(home, run_id), RawZone(home.raw))
-    counts: dict[str, int] = {}
-    for summary in summaries:
-        counts[summary["status"]] = counts.get(summary["status"], 0) + 1
+    with progress.stage("intake") as reported:
+        home = paths().ensure()
+        summaries = stage_files(files, _run_dir(home, run_id), RawZone(home.raw))
+        counts: dict[str, int] = {}
+        for summary in summaries:
+            counts[summary["status"]] = counts.get(summary["status"], 0) + 1
+        reported |= {"sla_code": sla_code, "files": len(files)}
     return {"sla_code": sla_code, "files": len(files), "outcomes": counts}
 
 
@@ -46,33 +51,52 @@ def gate_returns(run_id: str) -> dict[str, Any]:
     read-only for each SLA's history, so the DAG runs it in the writer pool."""
     from stls_warehouse.quality.return_gates import gate_returns as run_gate
 
-    home = paths()
-    run_dir = _run_dir(home, run_id)
-    if not run_dir.exists():
-        return {"checks": 0, "failed": 0}
-    outcome = run_gate(
-        run_dir,
-        warehouse=home.warehouse,
-        raw_root=home.raw,
-        docs_dir=home.reports / "data_docs" / run_dir.name / "returns",
-        run_id=run_id,
-    )
-    return outcome.as_dict()
+    with progress.stage("gate_returns"):
+        home = paths()
+        run_dir = _run_dir(home, run_id)
+        if not run_dir.exists():
+            return {"checks": 0, "failed": 0}
+        outcome = run_gate(
+            run_dir,
+            warehouse=home.warehouse,
+            raw_root=home.raw,
+            docs_dir=home.reports / "data_docs" / run_dir.name / "returns",
+            run_id=run_id,
+        )
+        return outcome.as_dict()
 
 
 def load_returns(run_id: str) -> dict[str, Any]:
+    """Record the run's returns (the single warehouse writer), then tell each school what
+    became of its file and update the data quality summary: every path that takes in
+    returns does both."""
     from stls_warehouse.intake.raw_zone import RawZone
+    from stls_warehouse.intake.stage import read_staged
     from stls_warehouse.intake.submissions import load_staged
 
-    home = paths().ensure()
-    run_dir = _run_dir(home, run_id)
-    if not run_dir.exists():
-        run_dir.mkdir(parents=True)
-    summary = load_staged(run_dir, home.warehouse, RawZone(home.raw), home.quarantine, datetime.now(UTC))
-    from stls_warehouse.quality.results import record_staged_results
+    with progress.stage("load_returns") as reported:
+        home = paths().ensure()
+        run_dir = _run_dir(home, run_id)
+        if not run_dir.exists():
+            run_dir.mkdir(parents=True)
+        staged = [(r["sha256"], r["file"]) for r in read_staged(run_dir)]
+        summary = load_staged(run_dir, home.warehouse, RawZone(home.raw), home.quarantine, datetime.now(UTC))
+        from stls_warehouse.quality.results import record_staged_results
 
-    checks = record_staged_results(run_dir, home.warehouse)  # the return gate's rows
-    shutil.rmtree(run_dir, ignore_errors=True)
+        checks = record_staged_results(run_dir, home.warehouse)  # the return gate's rows
+        shutil.rmtree(run_dir, ignore_errors=True)
+        from stls_warehouse.orchestration.arrivals import feedback_notes
+        from stls_warehouse.quality.report import run_outcome, write_intake_summary
+
+        unchanged = set(summary.unchanged)
+        notes = feedback_notes(home, [(sha, Path(f).name) for sha, f in staged if f not in unchanged])
+        outcome = run_outcome(home, staged, summary)
+        # A run that received nothing leaves the last summary page as it was.
+        page = write_intake_summary(home, run_id, outcome) if outcome["received"] else None
+        reported |= {k: v for k, v in outcome.items() if k != "files"} | {
+            "feedback_notes": len(notes),
+            "report": str(page) if page else None,
+        }
     return summary.as_dict() | {"checks_recorded": checks}
 
 
@@ -96,15 +120,17 @@ def build_warehouse(*, full: bool = False) -> dict[str, Any]:
     from stls_warehouse import transform
     from stls_warehouse.warehouse import connect
 
-    home = paths().ensure()
-    connect(home.warehouse).close()  # the raw tables exist even before the first return
-    started = time.monotonic()
-    plan = transform.build(home, full=full)
-    return {
-        "dbt_build": plan.mode,
-        "dbt_build_reason": plan.reason,
-        "dbt_build_seconds": round(time.monotonic() - started, 1),
-    }
+    with progress.stage("build_warehouse") as reported:
+        home = paths().ensure()
+        connect(home.warehouse).close()  # the raw tables exist even before the first return
+        started = time.monotonic()
+        plan = transform.build(home, full=full)
+        reported |= {
+            "dbt_build": plan.mode,
+            "dbt_build_reason": plan.reason,
+            "dbt_build_seconds": round(time.monotonic() - started, 1),
+        }
+    return reported
 
 
 def gate_warehouse(run_id: str | None = None) -> dict[str, Any]:
@@ -114,19 +140,28 @@ def gate_warehouse(run_id: str | None = None) -> dict[str, Any]:
     from stls_warehouse.quality.warehouse_gates import gate_warehouse as run_gate
 
     run_id = run_id or datetime.now(UTC).strftime("manual__%Y%m%dT%H%M%S")
-    return run_gate(paths().ensure(), run_id).as_dict()
+    with progress.stage("gate_warehouse") as reported:
+        reported |= run_gate(paths().ensure(), run_id).as_dict()
+    return reported
 
 
 def publish_release() -> dict[str, Any]:
     """Write, audit and publish the marts (files, and PostgreSQL when STLS_POSTGRES_URL is set)."""
-    from stls_warehouse.publish.release import postgres_url, publish
+    from stls_warehouse.publish.release import current_manifest, postgres_url, publish
 
-    manifest = publish(paths().ensure())
-    return {
-        "release_id": manifest["release_id"],
-        "tables": {t: v["rows"] for t, v in manifest["tables"].items()},
-        "targets": ["files", "postgresql"] if postgres_url() else ["files"],
-    }
+    with progress.stage("publish") as reported:
+        home = paths().ensure()
+        before = current_manifest(home)
+        manifest = publish(home)
+        reported |= {
+            "release_id": manifest["release_id"],
+            "new_release": manifest["release_id"] != (before or {}).get("release_id"),
+            "targets": ["files", "postgresql"] if postgres_url() else ["files"],
+        }
+        from stls_warehouse.retention import apply_retention
+
+        reported["retention"] = apply_retention(home)
+    return reported | {"tables": {t: v["rows"] for t, v in manifest["tables"].items()}}
 
 
 def write_monthly_report(period: str | None = None) -> dict[str, Any]:
@@ -134,13 +169,15 @@ def write_monthly_report(period: str | None = None) -> dict[str, Any]:
     from stls_warehouse.reports.monthly import latest_period
     from stls_warehouse.reports.monthly import write_monthly_report as write
 
-    home = paths().ensure()
-    if period is None:
-        latest = latest_period(home)
-        if latest is None:
-            return {"report": None, "note": "no ledger period has an accepted return yet"}
-        period = latest.key
-    return write(home, period)
+    with progress.stage("monthly_report") as reported:
+        home = paths().ensure()
+        if period is None:
+            latest = latest_period(home)
+            if latest is None:
+                return {"report": None, "note": "no ledger period has an accepted return yet"}
+            period = latest.key
+        reported |= write(home, period)
+    return reported
 
 
 def run_locally(run_id: str | None = None) -> dict[str, Any]:
@@ -153,6 +190,7 @@ def run_locally(run_id: str | None = None) -> dict[str, Any]:
     build_warehouse()
     checked = gate_warehouse(run_id)
     release = publish_release()
+    report = write_monthly_report()
     return {
         "intake": intake,
         "gate": gate,
@@ -160,4 +198,5 @@ def run_locally(run_id: str | None = None) -> dict[str, Any]:
         "decisions": decided,
         "checked": checked,
         "release": release,
+        "monthly_report": report,
     }

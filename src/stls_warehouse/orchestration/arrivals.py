@@ -41,9 +41,6 @@ def plan_arrivals() -> list[dict[str, Any]]:
 
 def school_feedback(files: list[str]) -> list[dict[str, Any]]:
     """Write one feedback note per file as the ledger recorded it; call inside the writer pool."""
-    import duckdb
-
-    home = paths().ensure()
     wanted: list[tuple[str, str]] = []
     for text in files:
         path = Path(text)
@@ -51,6 +48,13 @@ def school_feedback(files: list[str]) -> list[dict[str, Any]]:
             wanted.append((hashlib.sha256(path.read_bytes()).hexdigest(), path.name))
         except FileNotFoundError:
             continue
+    return feedback_notes(paths().ensure(), wanted)
+
+
+def feedback_notes(home: Paths, wanted: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """One note per (SHA-256, file name) the ledger recorded, written under feedback/<SLA>/."""
+    import duckdb
+
     if not wanted or not home.warehouse.exists():
         return []
     con = duckdb.connect(str(home.warehouse), read_only=True)

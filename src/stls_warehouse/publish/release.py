@@ -88,7 +88,6 @@ _SUBMISSION_LEDGER_SQL = """(
 # Tables that record the runs themselves (each run's checks, with its run id and time): a run
 # that changes only these has nothing new to publish, so they do not count as a change.
 RUN_RECORD_TABLES = ("mart_data_quality_results",)
-KEEP_RELEASES = 5
 MANIFEST_FORMAT = 2
 # Fixed reader paths under published/, each a symlink through `current`.
 LINKS = ("parquet", "csv", "stls.duckdb", "stls_finance.xlsx", "manifest.json")
@@ -187,7 +186,9 @@ def publish(paths: Paths) -> dict[str, Any]:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         _make_current(paths, release_id)
-        _prune(paths.published / "releases", keep=KEEP_RELEASES)
+        from stls_warehouse.retention import prune_releases
+
+        prune_releases(paths)  # STLS_KEEP_RELEASES, never the current or an evidence pack's
         return manifest
 
 
@@ -463,14 +464,6 @@ def _swap_link(link: Path, target: Path) -> None:
         tmp.unlink()
     tmp.symlink_to(target)
     os.replace(tmp, link)
-
-
-def _prune(releases: Path, keep: int) -> None:
-    current = (releases.parent / "current").resolve()
-    done = sorted(p for p in releases.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for old in done[:-keep]:
-        if old.resolve() != current:
-            shutil.rmtree(old)
 
 
 def _format_of(manifest: Path) -> int | None:

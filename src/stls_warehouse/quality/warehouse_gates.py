@@ -30,9 +30,6 @@ from stls_warehouse.quality.gx_runner import CheckResult, GxSession
 from stls_warehouse.quality.results import CheckRow, ensure_tables, now, rebuild_mart, rows_for_tables
 
 STAGE = "warehouse_gate"
-# Data Docs are about 4 MB a site (GX copies its fonts and images into each): keep the
-# latest runs' only. The summary pages and the results table keep every run.
-KEEP_DOCS_RUNS = 14
 
 
 class GateFailed(RuntimeError):
@@ -144,22 +141,12 @@ def gate_warehouse(home: Paths, run_id: str) -> WarehouseGateOutcome:
         raise
     finally:
         con.close()
-    prune_data_docs(home.reports / "data_docs", keep=KEEP_DOCS_RUNS, current=safe_run_id(run_id))
+    from stls_warehouse.retention import prune_data_docs
+
+    prune_data_docs(home, current=safe_run_id(run_id))  # STLS_KEEP_DATA_DOCS_RUNS (retention.py)
     if outcome.blocking_failures:
         raise GateFailed(outcome.reasons(), outcome.report)
     return outcome
-
-
-def prune_data_docs(root: Path, *, keep: int, current: str) -> None:
-    """Remove all but the `keep` most recently written run folders (never the current one)."""
-    import shutil
-
-    if not root.exists():
-        return
-    runs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in runs[keep:]:
-        if old.name != current:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 # --- frames read from DuckDB ---------------------------------------------------------------

@@ -1,0 +1,147 @@
+"""How much history the runs keep: Data Docs, releases and logs, each with a setting.
+
+| setting | default | what is kept |
+|---|---|---|
+| `STLS_KEEP_DATA_DOCS_RUNS` | 14 | the latest runs' Data Docs (`reports/data_docs/<run>/`) and data quality pages (`reports/dq/<run>.html`) |
+| `STLS_KEEP_RELEASES` | 5 | the latest published releases (`published/releases/<id>/`) |
+| `STLS_KEEP_RUN_LOGS` | 30 | the latest `stls run` logs (`$AIRFLOW_HOME/runs/*.log`) |
+| `STLS_DBT_LOG_MAX_MB` | 10 | dbt's own rotation: `dbt.log` up to this size, then 5 older files of it |
+
+Every publishing run applies them (`apply_retention`, after the release is swapped in) and
+`stls run` applies the log setting to its own logs. Never deleted, whatever the settings: the
+current release, any release an evidence pack was built from, the Data Docs an evidence pack
+was built with, the run being written and `latest.html`. A setting of 0 keeps everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from stls_warehouse.config import Paths
+
+DEFAULTS = {
+    "STLS_KEEP_DATA_DOCS_RUNS": 14,
+    "STLS_KEEP_RELEASES": 5,
+    "STLS_KEEP_RUN_LOGS": 30,
+    "STLS_DBT_LOG_MAX_MB": 10,
+}
+
+
+class BadRetentionSetting(ValueError):
+    """A retention setting that is not a whole number of 0 or more."""
+
+
+def setting(name: str) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return DEFAULTS[name]
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise BadRetentionSetting(
+            f"{name}={raw!r}: expected a whole number of 0 or more (0 keeps everything)"
+        )
+    return value
+
+
+def evidence_references(home: Paths) -> dict[str, set[str]]:
+    """What the evidence packs under reports/evidence/ were built from: release ids and
+    Data Docs run folders (read from each pack's index.json)."""
+    found: dict[str, set[str]] = {"releases": set(), "data_docs": set()}
+    folder = home.reports / "evidence"
+    for pack in sorted(folder.glob("evidence_pack_*.zip")) if folder.is_dir() else []:
+        try:
+            with zipfile.ZipFile(pack) as archive:
+                index = json.loads(archive.read("index.json"))
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+            continue
+        if index.get("release_id"):
+            found["releases"].add(str(index["release_id"]))
+        for name in index.get("members", {}):
+            parts = name.split("/")
+            if name.startswith("data_quality/data_docs/") and len(parts) > 3:
+                found["data_docs"].add(parts[2])
+    return found
+
+
+def _newest_first(paths: list[Path]) -> list[Path]:
+    return sorted(paths, key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+
+
+def prune_releases(home: Paths, keep: int | None = None) -> list[str]:
+    """Remove releases beyond the `keep` newest (by id), except the current one and any an
+    evidence pack refers to; the ids removed."""
+    keep = setting("STLS_KEEP_RELEASES") if keep is None else keep
+    releases = home.published / "releases"
+    if keep == 0 or not releases.is_dir():
+        return []
+    current = (home.published / "current").resolve()
+    protected = evidence_references(home)["releases"]
+    done = sorted(p for p in releases.iterdir() if p.is_dir() and not p.name.startswith("."))
+    removed = []
+    for old in done[:-keep]:
+        if old.resolve() != current and old.name not in protected:
+            shutil.rmtree(old)
+            removed.append(old.name)
+    return removed
+
+
+def prune_data_docs(home: Paths, keep: int | None = None, *, current: str | None = None) -> list[str]:
+    """Remove Data Docs run folders and data quality pages beyond the `keep` newest runs,
+    except the current run's and those an evidence pack was built with; the runs removed."""
+    keep = setting("STLS_KEEP_DATA_DOCS_RUNS") if keep is None else keep
+    if keep == 0:
+        return []
+    protected = evidence_references(home)["data_docs"] | ({current} if current else set())
+    removed: list[str] = []
+    docs = home.reports / "data_docs"
+    if docs.is_dir():
+        for old in _newest_first([p for p in docs.iterdir() if p.is_dir()])[keep:]:
+            if old.name not in protected:
+                shutil.rmtree(old, ignore_errors=True)
+                removed.append(old.name)
+        from stls_warehouse.quality.data_docs import write_root_index
+
+        write_root_index(docs)
+    dq = home.reports / "dq"
+    if dq.is_dir():
+        pages = [p for p in dq.glob("*.html") if p.name != "latest.html"]
+        for old in _newest_first(pages)[keep:]:
+            if old.stem not in protected:
+                old.unlink(missing_ok=True)
+                (dq / "runs" / f"{old.stem}.json").unlink(missing_ok=True)
+    return removed
+
+
+def prune_run_logs(folder: Path, keep: int | None = None) -> list[str]:
+    """Remove `stls run` logs beyond the `keep` newest; the names removed."""
+    keep = setting("STLS_KEEP_RUN_LOGS") if keep is None else keep
+    if keep == 0 or not folder.is_dir():
+        return []
+    removed = []
+    for old in _newest_first(list(folder.glob("*.log")))[keep:]:
+        old.unlink(missing_ok=True)
+        removed.append(old.name)
+    return removed
+
+
+def dbt_log_max_bytes() -> int:
+    return setting("STLS_DBT_LOG_MAX_MB") * 1024 * 1024
+
+
+def apply_retention(home: Paths, *, current_run: str | None = None) -> dict[str, Any]:
+    """Every setting at once (a publishing run calls this); what was removed."""
+    from stls_warehouse import airflow_local
+
+    return {
+        "releases_removed": prune_releases(home),
+        "data_docs_removed": prune_data_docs(home, current=current_run),
+        "run_logs_removed": prune_run_logs(airflow_local.run_log_dir(home)),
+    }

@@ -1,0 +1,162 @@
+"""What a run tells its operator: progress per stage, the end summary, one log per run, and
+retention that never deletes what a release or an evidence pack refers to."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from stls_warehouse import pipeline, progress, retention
+from stls_warehouse.config import Paths
+from tests.factories import csv_bytes, ledger_rows
+
+
+def _take_in(home: Paths, run_id: str) -> progress.RunWatcher:
+    """The stages of every path that takes returns in, as the DAG tasks call them."""
+    out = io.StringIO()
+    watcher = progress.RunWatcher(out=out, interactive=False)
+    stop = progress.listen(watcher)
+    try:
+        for batch in pipeline.route_landing():
+            if batch["files"]:
+                pipeline.intake_batch(batch["sla_code"], batch["files"], run_id)
+        pipeline.gate_returns(run_id)
+        pipeline.load_returns(run_id)
+    finally:
+        stop()
+    return watcher
+
+
+def test_a_run_with_2_accepted_1_rejected_1_duplicate_says_exactly_that(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STLS_HOME", str(tmp_path))
+    home = Paths(tmp_path).ensure()
+    first = csv_bytes(ledger_rows("SWA", period=7))
+    (home.landing / "LEDGER_SWA_2021-22_P07.csv").write_bytes(first)
+    (home.landing / "LEDGER_SWA_2021-22_P08.csv").write_bytes(csv_bytes(ledger_rows("SWA", period=8)))
+    bad = ledger_rows("CAN", period=7)
+    bad[1]["amount"] = "12,5"
+    (home.landing / "LEDGER_CAN_2021-22_P07.csv").write_bytes(csv_bytes(bad))
+    (home.landing / "LEDGER_SWA_2021-22_P07 (copy).csv").write_bytes(first)  # the same bytes again
+
+    watcher = _take_in(home, "run_one")
+    lines = progress.run_summary(watcher)
+
+    sha = json.loads(next(home.quarantine.glob("*/rejection.json")).read_text())["sha256"]
+    report = home.quarantine / sha / "rejection.xlsx"
+    assert report.is_file()
+    assert lines[:4] == [
+        "Received 4 files: 2 accepted, 1 rejected, 0 superseded, 1 duplicate",
+        "Rejection reports (send each to its school):",
+        f"  LEDGER_CAN_2021-22_P07.csv: {report}",
+        "No release: this run does not publish.",
+    ]
+    # Progress: a plain line per stage start and end when not on a terminal.
+    shown = watcher.out.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert "stls run: [4/8] record returns: running" in shown
+    assert any(line.startswith("stls run: [4/8] record returns: done in ") for line in shown)
+    assert not any("\r" in line for line in shown)
+    # Every path that takes returns in tells each school and updates the data quality summary.
+    notes = [json.loads(p.read_text(encoding="utf-8")) for p in home.feedback.rglob("*.json")]
+    assert sorted((n["file"], n["status"]) for n in notes) == [
+        ("LEDGER_CAN_2021-22_P07.csv", "REJECTED"),
+        ("LEDGER_SWA_2021-22_P07 (copy).csv", "DUPLICATE"),
+        ("LEDGER_SWA_2021-22_P07.csv", "ACCEPTED"),
+        ("LEDGER_SWA_2021-22_P08.csv", "ACCEPTED"),
+    ]
+    page = (home.reports / "dq" / "latest.html").read_text(encoding="utf-8")
+    assert "Rejected at intake (1 file)" in page and "LEDGER_CAN_2021-22_P07.csv" in page
+    assert "AMOUNT_INVALID (row 3, column amount)" in page  # where in the file, not just the rule
+    assert "Not decided by this run" in page and "Every blocking check passed" not in page
+
+    # A second run over the same landing zone receives nothing new.
+    again = progress.run_summary(_take_in(home, "run_two"))
+    assert again[0] == "Received 0 files: 0 accepted, 0 rejected, 0 superseded, 0 duplicate"
+
+
+def test_the_terminal_progress_rewrites_one_line() -> None:
+    out = io.StringIO()
+    watcher = progress.RunWatcher(out=out, interactive=True)
+    assert watcher.feed(progress.MARK + json.dumps({"event": "started", "stage": "publish"}))
+    assert not watcher.feed("an ordinary log line")
+    watcher.feed(
+        progress.MARK
+        + json.dumps({"event": "finished", "stage": "publish", "release_id": "R1", "new_release": True})
+    )
+    text = out.getvalue()
+    assert text.startswith("\r\033[K[7/8] publish: running\r\033[K[7/8] publish: done in ")
+    assert text.endswith("(release R1)\n")
+    assert progress.run_summary(watcher)[-1] == "Release R1 published."
+
+
+def _pack(home: Paths, year: str, release_id: str, docs_run: str) -> None:
+    index = {
+        "release_id": release_id,
+        "members": {f"data_quality/data_docs/{docs_run}/warehouse/index.html": {}},
+    }
+    target = home.reports / "evidence" / f"evidence_pack_{year}.zip"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.writestr("index.json", json.dumps(index))
+
+
+def test_retention_keeps_the_newest_and_whatever_a_release_or_an_evidence_pack_refers_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = Paths(tmp_path).ensure()
+    releases = home.published / "releases"
+    ids = [f"2026010{n}T000000000000Z" for n in range(1, 9)]
+    for n, rid in enumerate(ids):
+        (releases / rid).mkdir(parents=True)
+        docs = home.reports / "data_docs" / f"run_{n}" / "warehouse"
+        docs.mkdir(parents=True)
+        (docs / "index.html").write_text("x")
+        os.utime(docs.parent, (1_700_000_000 + n, 1_700_000_000 + n))
+    (home.published / "current").symlink_to(Path("releases") / ids[1])  # rolled back to an old one
+    _pack(home, "2021-22", ids[0], "run_0")
+    monkeypatch.setenv("STLS_KEEP_RELEASES", "3")
+    monkeypatch.setenv("STLS_KEEP_DATA_DOCS_RUNS", "2")
+
+    removed = retention.prune_releases(home)
+
+    kept = sorted(p.name for p in releases.iterdir())
+    assert kept == sorted([ids[0], ids[1], *ids[-3:]])  # the pack's, the current, the newest 3
+    assert sorted(removed) == sorted(ids[2:5])
+    retention.prune_data_docs(home, current="run_3")
+    assert sorted(p.name for p in (home.reports / "data_docs").iterdir() if p.is_dir()) == [
+        "run_0",  # an evidence pack was built with it
+        "run_3",  # the run being written
+        "run_6",
+        "run_7",
+    ]
+    assert (home.reports / "data_docs" / "index.html").is_file()
+
+    monkeypatch.setenv("STLS_KEEP_RELEASES", "many")
+    with pytest.raises(retention.BadRetentionSetting, match="STLS_KEEP_RELEASES='many'"):
+        retention.prune_releases(home)
+
+
+def test_each_run_keeps_its_own_log_and_the_oldest_go_past_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stls_warehouse import airflow_local
+
+    monkeypatch.delenv("AIRFLOW_HOME", raising=False)
+    home = Paths(tmp_path)
+    folder = airflow_local.run_log_dir(home)
+    assert folder == tmp_path / "airflow" / "runs"
+    folder.mkdir(parents=True)
+    for n in range(5):
+        log = folder / f"run_2026010{n}T000000000000Z.log"
+        log.write_text(f"run {n}\n")
+        os.utime(log, (1_700_000_000 + n, 1_700_000_000 + n))
+    assert airflow_local.last_run_log(home).read_text() == "run 4\n"
+    monkeypatch.setenv("STLS_KEEP_RUN_LOGS", "2")
+    assert sorted(retention.prune_run_logs(folder)) == [f"run_2026010{n}T000000000000Z.log" for n in range(3)]
+    assert sorted(p.read_text() for p in folder.iterdir()) == ["run 3\n", "run 4\n"]
