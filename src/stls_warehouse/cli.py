@@ -24,25 +24,40 @@ class _Parser(argparse.ArgumentParser):
 def _validate(args: argparse.Namespace) -> int:
     from stls_warehouse.intake.validate import validate_return
 
-    results = []
+    files: list[str] = []
     for name in args.files:
         path = Path(name)
-        if not path.is_file():
-            print(f"stls validate: no such file: {name}", file=sys.stderr)
+        if path.is_dir():
+            found = _files_in(path)
+            if not found:
+                print(f"stls validate: no files in folder {name}", file=sys.stderr)
+                return 2
+            files += [str(f) for f in found]
+        elif path.is_file():
+            files.append(name)
+        else:
+            print(f"stls validate: no such file or folder: {name}", file=sys.stderr)
             return 2
-        results.append(validate_return(path.name, path.read_bytes()))
+    results = [validate_return(Path(f).name, Path(f).read_bytes()) for f in files]
     if args.json:
-        output = [
-            r.contract_dict() | {"file": str(Path(f))} for r, f in zip(results, args.files, strict=True)
-        ]
+        output = [r.contract_dict() | {"file": str(Path(f))} for r, f in zip(results, files, strict=True)]
         print(json.dumps(output, indent=2))
     else:
-        for result, name in zip(results, args.files, strict=True):
+        for result, name in zip(results, files, strict=True):
             print(f"{name}: {result.status.upper()}")
             for kind, problems in (("error", result.errors), ("warning", result.warnings)):
                 for p in problems:
                     print(f"  {kind} {_problem_line(p)}")
     return 0 if all(r.accepted for r in results) else 1
+
+
+def _files_in(folder: Path) -> list[Path]:
+    """The files of a folder and its subfolders, in name order; hidden ones left out."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def _problem_line(problem: Any) -> str:
@@ -78,6 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         except (GateFailed, DbtFailed, AuditFailed, PostgresPublishFailed) as failed:
             # A stage refused, as it should on bad data: say why, not where in the code.
             _print_summary(watcher)
+            _record_run(home, watcher, 1)
             print(f"stls run: {type(failed).__name__}: {failed}", file=sys.stderr)
             print("stls run: nothing was published by this run", file=sys.stderr)
             return 1
@@ -87,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         code = airflow_local.dags_test(home, watcher=watcher)
     _print_summary(watcher)
+    _record_run(home, watcher, code)
     if code != 0:
         print(f"stls run: the pipeline failed; see {airflow_local.last_run_log(home)}", file=sys.stderr)
         return 1
@@ -94,6 +111,25 @@ def _run(args: argparse.Namespace) -> int:
 
     print_run_summary(home)
     return 0
+
+
+def _record_run(home: Any, watcher: Any, code: int) -> None:
+    """What `stls status` shows of the last run."""
+    from datetime import UTC, datetime
+
+    from stls_warehouse import airflow_local
+    from stls_warehouse.files import write_atomically
+    from stls_warehouse.progress import run_summary
+
+    record = {
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "outcome": "succeeded" if code == 0 else "failed",
+        "failed": watcher.failed,
+        "summary": run_summary(watcher),
+        "log": str(airflow_local.last_run_log(home)),
+    }
+    target = airflow_local.run_log_dir(home) / "last_run.json"
+    write_atomically(target, (json.dumps(record, indent=1) + "\n").encode("utf-8"), mode=0o644)
 
 
 def _print_summary(watcher: Any) -> None:
@@ -198,34 +234,133 @@ def _evidence_pack(args: argparse.Namespace) -> int:
 def _outturn(args: argparse.Namespace) -> int:
     from stls_warehouse.reports.summary import print_budget_outturn
 
-    return print_budget_outturn(paths(), args.year)
+    home = paths()
+    years = published_years(home)
+    if not years:
+        print(
+            f"stls outturn: nothing is published yet in {home.published}; run `stls run` first",
+            file=sys.stderr,
+        )
+        return 1
+    complete = [year for year, is_complete in years.items() if is_complete]
+    year = args.year or (complete[-1] if complete else None)
+    if year is None:
+        print(
+            "stls outturn: no financial year is complete yet; ask for one with --year "
+            f"(published: {', '.join(years)})",
+            file=sys.stderr,
+        )
+        return 1
+    if year not in years:
+        print(
+            f"stls outturn: no published figures for {year}; years available: "
+            + ", ".join(f"{y}{'' if c else ' (incomplete)'}" for y, c in years.items()),
+            file=sys.stderr,
+        )
+        return 1
+    if not years[year]:
+        print(f"(financial year {year} is not complete: the outturn is to date)")
+    return print_budget_outturn(home, year)
+
+
+def published_years(home: Any) -> dict[str, bool]:
+    """Financial years with a published outturn that has at least one ledger period, in
+    order, each with whether every service line of it is complete."""
+    import duckdb
+
+    source = home.parquet / "mart_service_line_budget_outturn.parquet"
+    if not source.exists():
+        return {}
+    rows = duckdb.execute(
+        "select financial_year, bool_and(is_complete) from read_parquet(?) "
+        "group by financial_year having max(periods_received) > 0 order by financial_year",
+        [str(source)],
+    ).fetchall()
+    return {str(year): bool(done) for year, done in rows}
+
+
+def _financial_year(text: str) -> str:
+    """argparse type: a financial year as YYYY-YY whose years follow each other."""
+    from stls_warehouse.periods import parse_financial_year
+
+    if parse_financial_year(text) is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a financial year: write it as YYYY-YY, e.g. 2021-22"
+        )
+    return text
+
+
+def _status(args: argparse.Namespace) -> int:
+    from stls_warehouse.reports.status import print_status
+
+    return print_status(paths())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="stls", description="STLS finance warehouse")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    validate = commands.add_parser("validate", help="check returns without loading them")
-    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate = commands.add_parser(
+        "validate",
+        help="check returns without loading them",
+        description="Check returns against the returns contract without loading them. "
+        "Exit 0 when every file is accepted, 1 when any is rejected, 2 on a usage error.",
+    )
+    validate.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE_OR_DIR",
+        help="a return (CSV or XLSX), or a folder: every file in it",
+    )
     validate.add_argument("--json", action="store_true", help="print one JSON array, an object per file")
     validate.set_defaults(handler=_validate)
 
-    run = commands.add_parser("run", help="process every file in $STLS_HOME/landing/ and publish")
-    run.add_argument("--without-airflow", action="store_true", help="run the stages in this process")
+    run = commands.add_parser(
+        "run",
+        help="process every file in $STLS_HOME/landing/ and publish",
+        description="Run the daily pipeline (DAG stls_returns_pipeline) once: intake, quality gates, "
+        "dbt, warehouse gate, publication, monthly report. Shows each stage's progress and ends with "
+        "what the run received, accepted and rejected and the release it made (or why none); the "
+        "whole output is kept in $AIRFLOW_HOME/runs/.",
+    )
+    run.add_argument(
+        "--without-airflow", action="store_true", help="run the same stages in this process (debugging)"
+    )
     run.set_defaults(handler=_run)
 
+    status = commands.add_parser(
+        "status",
+        help="the state at a glance",
+        description="Current release and when it was published, the last run and its outcome, "
+        "returns outstanding for the latest period, and anything blocked.",
+    )
+    status.set_defaults(handler=_status)
+
     demo = commands.add_parser("demo-data", help="write the synthetic returns into the landing zone")
-    demo.add_argument("--years", nargs="*", help="financial years, e.g. 2021-22 (default: all four)")
-    demo.add_argument("--seed", type=int, default=2021)
+    demo.add_argument(
+        "--years",
+        nargs="*",
+        type=_financial_year,
+        metavar="YYYY-YY",
+        help="financial years, e.g. 2021-22 (default: all four)",
+    )
+    demo.add_argument(
+        "--seed",
+        type=int,
+        default=2021,
+        help="random seed: the same seed writes the same files (default 2021)",
+    )
     demo.set_defaults(handler=_demo_data)
 
     template = commands.add_parser("template", help="write a blank return pre-filled with SLA and period")
-    template.add_argument("return_type", choices=("ledger", "kpi"))
+    template.add_argument("return_type", choices=("ledger", "kpi"), help="which return: ledger or kpi")
     template.add_argument("--sla", required=True, metavar="CODE", help="the SLA code, e.g. SWA")
     template.add_argument(
         "--period", required=True, metavar="KEY", help="ledger: 2021-22-P07; kpi: the month, 2022-10"
     )
-    template.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
+    template.add_argument(
+        "--format", choices=("xlsx", "csv"), default="xlsx", help="file format (default xlsx)"
+    )
     template.add_argument("--out", default=".", metavar="DIR", help="folder to write to (default: here)")
     template.set_defaults(handler=_template)
 
@@ -243,15 +378,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     monthly.set_defaults(handler=_report)
     annual = kinds.add_parser("annual", help="the annual financial review, as HTML and PDF")
-    annual.add_argument("--year", required=True, metavar="YYYY-YY")
+    annual.add_argument(
+        "--year", required=True, type=_financial_year, metavar="YYYY-YY", help="a complete financial year"
+    )
     annual.set_defaults(handler=_report)
 
     evidence = commands.add_parser("evidence-pack", help="the auditor's evidence pack for a financial year")
-    evidence.add_argument("--year", required=True, metavar="YYYY-YY")
+    evidence.add_argument(
+        "--year", required=True, type=_financial_year, metavar="YYYY-YY", help="a complete financial year"
+    )
     evidence.set_defaults(handler=_evidence_pack)
 
     outturn = commands.add_parser("outturn", help="print budget against outturn from the published tables")
-    outturn.add_argument("--year", default="2021-22")
+    outturn.add_argument(
+        "--year",
+        type=_financial_year,
+        metavar="YYYY-YY",
+        help="financial year (default: the latest complete one; a year not published lists those that are)",
+    )
     outturn.set_defaults(handler=_outturn)
 
     args = parser.parse_args(argv)
