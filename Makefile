@@ -10,7 +10,7 @@ export TQDM_DISABLE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 
-.PHONY: install demo test test-integration lint bench clean-data portal portal-assets
+.PHONY: install demo test test-integration lint bench clean-data portal portal-assets airflow-ui
 
 install: $(STAMP)
 
@@ -67,6 +67,10 @@ portal: $(STAMP) portal-assets
 	@echo "Sign in at http://127.0.0.1:$(PORTAL_PORT)/ as e.g. swa.submitter or swa.approver with the password above."
 	@echo "(Forgotten: $(BIN)/stls-portal portal_demo_users --reset prints new ones.)"
 	$(BIN)/gunicorn stls_portal.wsgi --bind 127.0.0.1:$(PORTAL_PORT) --workers 2 --threads 4 --timeout 120
+
+# Airflow's UI over the local home (what `stls run` and `make demo` record), on 127.0.0.1 only.
+airflow-ui: $(STAMP)
+	$(BIN)/stls airflow-ui --port $(or $(PORT),8080)
 
 clean-data:
 	rm -rf "$(STLS_HOME)"

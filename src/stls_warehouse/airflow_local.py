@@ -158,3 +158,31 @@ def failure_reasons(output: str) -> list[str]:
 
 def _run_failed(output: str) -> bool:
     return "DagRun Finished" in output and "state=success" not in output.split("DagRun Finished", 1)[1][:400]
+
+
+def serve_ui(home: Paths, port: int = 8080) -> int:
+    """Airflow's UI over this home's metadata, on http://127.0.0.1:<port> only, until Ctrl-C.
+
+    Runs the API server (which serves the UI) and a DAG processor (which lists the DAGs of
+    `dags/`), both bound to this machine. Local use needs no login: every user is an admin
+    of this machine's own SQLite metadata (SimpleAuthManager's all-admins mode), which is why
+    the server never listens beyond 127.0.0.1.
+    """
+    env = ensure_metadata(home)
+    env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
+    env["AIRFLOW__API__BASE_URL"] = f"http://127.0.0.1:{port}"
+    executable = str(Path(sys.executable).with_name("airflow"))
+    processor = subprocess.Popen([executable, "dag-processor"], env=env)
+    try:
+        print(f"Airflow UI: http://127.0.0.1:{port}  (AIRFLOW_HOME={env['AIRFLOW_HOME']}; Ctrl-C stops it)")
+        return subprocess.call(
+            [executable, "api-server", "--host", "127.0.0.1", "--port", str(port)], env=env
+        )
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        processor.terminate()
+        try:
+            processor.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            processor.kill()

@@ -290,6 +290,12 @@ def _financial_year(text: str) -> str:
     return text
 
 
+def _airflow_ui(args: argparse.Namespace) -> int:
+    from stls_warehouse import airflow_local
+
+    return airflow_local.serve_ui(paths().ensure(), args.port)
+
+
 def _status(args: argparse.Namespace) -> int:
     from stls_warehouse.reports.status import print_status
 
@@ -335,6 +341,15 @@ def main(argv: list[str] | None = None) -> int:
         "returns outstanding for the latest period, and anything blocked.",
     )
     status.set_defaults(handler=_status)
+
+    ui = commands.add_parser(
+        "airflow-ui",
+        help="Airflow's UI over the local home, on 127.0.0.1",
+        description="Start Airflow's UI (API server and DAG processor) over $AIRFLOW_HOME, the metadata "
+        "`stls run` records into, bound to 127.0.0.1 only: the DAGs, their runs and their tasks.",
+    )
+    ui.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
+    ui.set_defaults(handler=_airflow_ui)
 
     demo = commands.add_parser("demo-data", help="write the synthetic returns into the landing zone")
     demo.add_argument(

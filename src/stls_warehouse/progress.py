@@ -104,7 +104,7 @@ class RunWatcher:
         label = dict(STAGES).get(name, name)
         prefix = f"[{number}/{len(STAGES)}] " if number else ""
         if event == "started":
-            self._started.setdefault(name, time.monotonic())
+            self._started[name] = time.monotonic()
             self._running += 1
             self._show(f"{prefix}{label}: running", final=False)
         elif event in ("finished", "failed"):
@@ -142,6 +142,8 @@ class RunWatcher:
 
 
 def _brief(name: str, data: dict[str, Any]) -> str:
+    if name == "intake" and data.get("sla_code"):
+        return f" ({data['sla_code']}, {data.get('files', 0)} files)"
     if name == "load_returns" and "received" in data:
         return f" ({len(data['received'])} files received)"
     if name == "publish" and data.get("release_id"):
