@@ -4,11 +4,14 @@ A watcher in the triggerer (`LandingZoneTrigger`) polls `$STLS_HOME/landing/` an
 the `stls://landing/returns` asset when files are waiting that the raw zone has not
 recorded; that asset event starts this DAG. Each new file gets its own mapped intake task
 (a backlog of more than 64 files fans out per SLA instead), then the Great Expectations
-gate, the single warehouse writer (the returns, then the returns service's decisions not
-loaded yet), and a feedback note per file under `$STLS_HOME/feedback/<SLA>/`. Re-running a run, or a second event for the same files,
-changes nothing: files already in the submission ledger are not parsed again.
+gate and the single warehouse writer: the returns, whose load (as on every path that takes
+returns in) writes a feedback note per file under `$STLS_HOME/feedback/<SLA>/` and updates
+the data quality summary (`$STLS_HOME/reports/dq/latest.html`), then the returns service's
+decisions not loaded yet. Re-running a run, or a second event for the same files, changes
+nothing: files already in the submission ledger are not parsed again.
 
-Building the marts and publishing are the monthly close's job (`stls_monthly_close`).
+This DAG publishes nothing: the daily `stls_returns_pipeline` and the monthly close
+(`stls_monthly_close`) build the marts and publish a release.
 """
 
 from __future__ import annotations
@@ -82,16 +85,8 @@ def stls_on_arrival() -> None:
 
         return pipeline.load_decisions(run_id or "manual")
 
-    @task(pool=WAREHOUSE_POOL)
-    def school_feedback(load: dict, batches: list[dict]) -> list[dict]:
-        from stls_warehouse.orchestration.arrivals import school_feedback
-
-        return school_feedback([f for batch in batches for f in batch["files"]])
-
     batches = plan_arrivals()
-    loaded = load_returns(gate_returns(intake.expand(batch=batches)))
-    school_feedback(loaded, batches)
-    load_decisions(loaded)
+    load_decisions(load_returns(gate_returns(intake.expand(batch=batches))))
 
 
 stls_on_arrival()

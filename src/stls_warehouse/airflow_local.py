@@ -54,6 +54,7 @@ QUIET_WARNINGS = ",".join(
         "ignore::PendingDeprecationWarning",
         "ignore::FutureWarning",
         "ignore:Could not import graphviz:UserWarning",
+        "ignore:Using `httpx` with `starlette.testclient` is deprecated",
     )
 )
 

@@ -47,7 +47,7 @@ body{font-family:system-ui,sans-serif;margin:1.2em;color:#222;max-width:1240px}
 h1{font-size:1.45em}h2{font-size:1.12em;margin-top:1.5em}
 table{border-collapse:collapse;font-size:.85em;width:100%}
 td,th{border:1px solid #ccc;padding:.2em .4em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:#f3f3f3}td.n,th.n{text-align:right;white-space:nowrap}
+th{background:#f3f3f3;overflow-wrap:normal}td.n,th.n{text-align:right;white-space:nowrap}td.k{white-space:nowrap;overflow-wrap:normal}
 .blocked{background:#fde2e2;border:1px solid #d33;padding:.6em}.ok{background:#e3f6e3;border:1px solid #393;padding:.6em}
 .info{background:#eef3fb;border:1px solid #7a9cd3;padding:.6em}
 .blocking{color:#b00;font-weight:600}.warning{color:#a60}
@@ -365,9 +365,9 @@ def _checks_table(rows: list[CheckRow]) -> list[str]:
     ]
     for r in ordered[:_MAX_ROWS]:
         out.append(
-            f"<tr><td class='{_e(r.severity)}'>{_e(r.severity)}</td><td>{_e(r.stage)}</td>"
+            f"<tr><td class='k {_e(r.severity)}'>{_e(r.severity)}</td><td class='k'>{_e(r.stage)}</td>"
             f"<td>{_e(r.rule)} <small>({_e(r.code)})</small></td><td>{_e(r.file_name or r.table_name)}</td>"
-            f"<td>{_e(r.sla_code)}</td><td>{_e(r.period_key)}</td><td>{_cut(r.row_refs)}</td>"
+            f"<td class='k'>{_e(r.sla_code)}</td><td class='k'>{_e(r.period_key)}</td><td>{_cut(r.row_refs)}</td>"
             f"<td>{_cut(r.observed)}</td><td>{_cut(r.expected)}</td><td>{_cut(r.message)}</td></tr>"
         )
     out.append("</table>")
