@@ -160,3 +160,50 @@ def test_each_run_keeps_its_own_log_and_the_oldest_go_past_the_setting(
     monkeypatch.setenv("STLS_KEEP_RUN_LOGS", "2")
     assert sorted(retention.prune_run_logs(folder)) == [f"run_2026010{n}T000000000000Z.log" for n in range(3)]
     assert sorted(p.read_text() for p in folder.iterdir()) == ["run 3\n", "run 4\n"]
+
+
+def test_a_local_runs_output_is_filed_as_task_logs_where_the_airflow_ui_reads_them(tmp_path: Path) -> None:
+    import sqlite3
+
+    from stls_warehouse import airflow_local
+
+    db = tmp_path / "airflow.db"
+    con = sqlite3.connect(db)
+    con.execute("create table dag_run (id integer, dag_id text, run_id text)")
+    con.execute(
+        "create table task_instance (dag_id text, run_id text, task_id text, map_index integer, "
+        "try_number integer, rendered_map_index text)"
+    )
+    con.execute("insert into dag_run values (1, 'd', 'manual__1')")
+    con.executemany(
+        "insert into task_instance values ('d', 'manual__1', ?, ?, ?, ?)",
+        [("route_landing", -1, 1, None), ("intake", 0, 1, "ASH"), ("intake", 1, 2, "CAN")],
+    )
+    con.commit()
+    con.close()
+
+    def mark(event: str, stage: str, **data: object) -> str:
+        return progress.MARK + json.dumps({"event": event, "stage": stage, **data}) + "\n"
+
+    lines = [
+        "airflow preamble\n",
+        mark("started", "route_landing"),
+        mark("finished", "route_landing", files=2),
+        mark("started", "intake"),
+        "reading CAN\n",
+        mark("finished", "intake", sla_code="CAN", files=1),
+        mark("started", "intake"),
+        "reading ASH\n",
+        mark("finished", "intake", sla_code="ASH", files=1),
+    ]
+    env = {"AIRFLOW_HOME": str(tmp_path), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}"}
+    written = airflow_local.file_task_logs(env, "d", lines)
+
+    base = tmp_path / "logs" / "dag_id=d" / "run_id=manual__1"
+    assert written == [
+        base / "task_id=route_landing" / "attempt=1.log",
+        base / "task_id=intake" / "map_index=1" / "attempt=2.log",
+        base / "task_id=intake" / "map_index=0" / "attempt=1.log",
+    ]
+    assert "reading CAN" in written[1].read_text() and "reading ASH" not in written[1].read_text()
+    assert written[0].read_text().startswith("airflow preamble")

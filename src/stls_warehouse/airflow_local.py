@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -132,6 +133,10 @@ def dags_test(home: Paths, dag_id: str = DAG_ID, watcher: Any = None) -> int:
                 watcher.feed(line)
         returncode = process.wait()
     prune_run_logs(log.parent)
+    try:
+        file_task_logs(env, dag_id, lines)
+    except (OSError, sqlite3.Error) as error:  # the run's own log above is complete either way
+        print(f"stls run: task logs not filed for the Airflow UI: {error}", file=sys.stderr)
     output = "".join(lines)
     failed = returncode != 0 or "state=failed" in output or _run_failed(output)
     if failed:
@@ -159,6 +164,57 @@ def failure_reasons(output: str) -> list[str]:
 
 def _run_failed(output: str) -> bool:
     return "DagRun Finished" in output and "state=success" not in output.split("DagRun Finished", 1)[1][:400]
+
+
+def file_task_logs(env: dict[str, str], dag_id: str, lines: list[str]) -> list[Path]:
+    """File a `dags test` run's output as one log per task where the Airflow UI reads them.
+
+    `airflow dags test` runs every task in its own process and writes no task log files, so
+    the UI would find none. Tasks run one after another there, and each stage reports its
+    start and end (progress.py): the lines from a start to the end are that task's, filed as
+    `$AIRFLOW_HOME/logs/dag_id=.../run_id=.../task_id=...[/map_index=N]/attempt=T.log` with
+    the run, map index and try number read from the SQLite metadata."""
+    from stls_warehouse import progress
+
+    conn = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    if not conn.startswith("sqlite:///"):
+        return []
+    db = sqlite3.connect(conn.removeprefix("sqlite:///"))
+    try:
+        found = db.execute(
+            "select run_id from dag_run where dag_id = ? order by id desc limit 1", [dag_id]
+        ).fetchone()
+        if found is None:
+            return []
+        run_id = str(found[0])
+        instances = {
+            (task, rendered or str(index)): (int(index), int(tries or 1))
+            for task, index, tries, rendered in db.execute(
+                "select task_id, map_index, try_number, rendered_map_index from task_instance "
+                "where dag_id = ? and run_id = ?",
+                [dag_id, run_id],
+            ).fetchall()
+        }
+    finally:
+        db.close()
+    base = Path(env["AIRFLOW_HOME"]) / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+    written: list[Path] = []
+    segment: list[str] = []
+    for line in lines:
+        segment.append(line)
+        message = progress.parse(line)
+        if message is None or message.get("event") not in ("finished", "failed"):
+            continue
+        task = str(message.get("stage"))
+        key = (task, str(message.get("sla_code"))) if message.get("sla_code") else (task, "-1")
+        index, tries = instances.get(key) or instances.get((task, "None")) or (-1, 1)
+        folder = base / f"task_id={task}" / (f"map_index={index}" if index >= 0 else "")
+        target = folder / f"attempt={tries}.log"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("".join(segment), encoding="utf-8")
+        written.append(target)
+        segment = []
+    return written
 
 
 def serve_ui(home: Paths, port: int = 8080) -> int:
