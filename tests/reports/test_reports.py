@@ -340,3 +340,31 @@ def test_an_unpacked_evidence_pack_alone_recomputes_the_district_outturn_and_ope
         or r["period_key"] == ""
         for r in checks
     )
+
+
+def test_stls_run_keeps_its_own_quiet_log_and_files_task_logs_for_the_airflow_ui(year_home: Path) -> None:
+    runs = sorted((year_home / "airflow" / "runs").glob("run_*.log"))
+    assert len(runs) == 1 and not (year_home / "airflow" / "last_run.log").exists()
+    head = runs[0].read_text(encoding="utf-8").splitlines()[:20]
+    assert not [line for line in head if "Warning" in line or "deprecated" in line.lower()], head
+    record = json.loads((year_home / "airflow" / "runs" / "last_run.json").read_text(encoding="utf-8"))
+    assert record["outcome"] == "succeeded"
+    assert record["summary"][0] == "Received 336 files: 336 accepted, 0 rejected, 0 superseded, 0 duplicate"
+    assert record["summary"][1].startswith("Release ") and record["summary"][1].endswith(" published.")
+    tasks = {
+        p.relative_to(year_home / "airflow" / "logs").parts[2]
+        for p in (year_home / "airflow" / "logs").rglob("attempt=*.log")
+    }
+    assert tasks == {
+        f"task_id={t}"
+        for t in (
+            "route_landing",
+            "intake",
+            "gate_returns",
+            "load_returns",
+            "build_warehouse",
+            "gate_warehouse",
+            "publish",
+            "monthly_report",
+        )
+    }
