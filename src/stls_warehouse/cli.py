@@ -303,6 +303,11 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="stls", description="STLS finance warehouse")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -413,8 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     outturn.set_defaults(handler=_outturn)
 
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
+    return parser
 
 
 if __name__ == "__main__":
