@@ -33,7 +33,7 @@ def stls_run(home: Path, airflow_home: Path) -> subprocess.CompletedProcess[str]
     env = dict(os.environ, STLS_HOME=str(home), AIRFLOW_HOME=str(airflow_home), STLS_AS_OF_DATE="2022-06-30")
     done = subprocess.run([STLS, "run"], env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, (
-        done.stdout + done.stderr + (airflow_home / "last_run.log").read_text()[-5000:]
+        done.stdout + done.stderr + max((airflow_home / "runs").glob("run_*.log")).read_text()[-5000:]
     )
     return done
 
