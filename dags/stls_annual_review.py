@@ -85,7 +85,7 @@ def stls_annual_review() -> None:
 
         return annual_report(year)
 
-    @task
+    @task(pool=WAREHOUSE_POOL)  # may read line_ref from the warehouse's staged lines: no writer meanwhile
     def evidence_pack(report: dict, year: str) -> dict:
         from stls_warehouse.orchestration.closing import evidence_pack
 
