@@ -207,3 +207,39 @@ def test_a_local_runs_output_is_filed_as_task_logs_where_the_airflow_ui_reads_th
     ]
     assert "reading CAN" in written[1].read_text() and "reading ASH" not in written[1].read_text()
     assert written[0].read_text().startswith("airflow preamble")
+
+
+def test_stls_run_prints_what_its_run_received_and_the_release_it_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole run as an operator starts it (the stages in process: dbt, gates, publication)."""
+    from stls_warehouse import cli
+
+    monkeypatch.setenv("STLS_HOME", str(tmp_path))
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
+    monkeypatch.setenv("STLS_AS_OF_DATE", "2021-12-31")
+    home = Paths(tmp_path).ensure()
+    first = csv_bytes(ledger_rows("SWA", period=7))
+    (home.landing / "LEDGER_SWA_2021-22_P07.csv").write_bytes(first)
+    (home.landing / "LEDGER_SWA_2021-22_P08.csv").write_bytes(csv_bytes(ledger_rows("SWA", period=8)))
+    bad = ledger_rows("CAN", period=7)
+    bad[1]["amount"] = "12,5"
+    (home.landing / "LEDGER_CAN_2021-22_P07.csv").write_bytes(csv_bytes(bad))
+    (home.landing / "LEDGER_SWA_2021-22_P07 (copy).csv").write_bytes(first)
+
+    assert cli.main(["run", "--without-airflow"]) == 0
+
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
+    (report,) = home.quarantine.glob("*/rejection.xlsx")
+    release = (home.published / "current").resolve().name
+    assert out[:4] == [
+        "Received 4 files: 2 accepted, 1 rejected, 0 superseded, 1 duplicate",
+        "Rejection reports (send each to its school):",
+        f"  LEDGER_CAN_2021-22_P07.csv: {report}",
+        f"Release {release} published.",
+    ]
+    assert out[4].startswith(f"Data quality summary: {home.reports / 'dq'}")
+    assert "stls run: [7/8] publish: done in" in captured.err
+    record = json.loads((tmp_path / "airflow" / "runs" / "last_run.json").read_text(encoding="utf-8"))
+    assert record["outcome"] == "succeeded" and record["summary"] == out[:5]

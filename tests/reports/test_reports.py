@@ -332,6 +332,24 @@ def test_an_unpacked_evidence_pack_alone_recomputes_the_district_outturn_and_ope
         checked += 1
     assert checked == 3
 
+    # The Data Docs of the year's runs open from the pack: every link leads to a page inside it.
+    import re
+
+    pages = [Path("data_quality/data_docs/index.html")]
+    seen: set[Path] = set()
+    while pages:
+        page = pages.pop()
+        if page in seen:
+            continue
+        seen.add(page)
+        text = page.read_text(encoding="utf-8")
+        assert "http://" not in text and "https://" not in text, page
+        for href in re.findall(r"href='([^']+)'", text):
+            target = (page.parent / href).resolve().relative_to(folder)
+            assert target.is_file(), (page, href)
+            pages.append(target)
+    assert len(seen) > 10
+
     with open("data_quality/mart_data_quality_results.csv", encoding="utf-8", newline="") as f:
         checks = list(csv.DictReader(f))
     assert checks and all(

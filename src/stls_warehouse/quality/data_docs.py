@@ -175,6 +175,13 @@ def write_root_index(root: Path) -> Path:
             continue
         sites.append((meta.stat().st_mtime, meta.parent.relative_to(root).as_posix(), info))
     sites.sort(key=lambda s: (-s[0], s[1]))
+    target = root / "index.html"
+    write_atomically(target, root_index_html([(where, info) for _, where, info in sites]).encode("utf-8"))
+    return target
+
+
+def root_index_html(sites: list[tuple[str, dict[str, Any]]]) -> str:
+    """The index of several runs' sites: (folder relative to the index, its site.json)."""
     out = [
         _head("STLS Data Docs"),
         "<h1>STLS Data Docs</h1>",
@@ -182,7 +189,7 @@ def write_root_index(root: Path) -> Path:
         "published as <code>mart_data_quality_results</code>.</p>",
         "<table><tr><th>run</th><th>site</th><th>validations</th><th>expectations</th><th>failed</th></tr>",
     ]
-    for _, where, info in sites:
+    for where, info in sites:
         validations = info.get("validations", [])
         failed = sum(v["failed"] for v in validations)
         out.append(
@@ -192,6 +199,4 @@ def write_root_index(root: Path) -> Path:
             f"<td class='n {'failed' if failed else 'passed'}'>{failed}</td></tr>"
         )
     out.append("</table></body></html>")
-    target = root / "index.html"
-    write_atomically(target, "\n".join(out).encode("utf-8"))
-    return target
+    return "\n".join(out)

@@ -358,14 +358,20 @@ def _add_sources(pack: _Members, home: Paths, accepted: list[tuple[str, str]]) -
 
 
 def _add_data_docs(pack: _Members, home: Paths, runs: list[str]) -> None:
+    from stls_warehouse.quality.data_docs import root_index_html
     from stls_warehouse.quality.warehouse_gates import safe_run_id
 
     docs = home.reports / "data_docs"
     found = False
+    sites: list[tuple[str, dict[str, Any]]] = []
     for run in runs:
         folder = docs / safe_run_id(run)
         for path in sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []:
             found = True
+            if path.name == "site.json":
+                sites.append(
+                    (path.parent.relative_to(docs).as_posix(), json.loads(path.read_text(encoding="utf-8")))
+                )
             pack.add(
                 f"data_quality/data_docs/{path.relative_to(docs).as_posix()}",
                 _read(path, home),
@@ -373,6 +379,12 @@ def _add_data_docs(pack: _Members, home: Paths, runs: list[str]) -> None:
             )
     if not found:
         pack.add("data_quality/data_docs/", None, "$STLS_HOME/reports/data_docs (no run of the year kept)")
+    else:
+        pack.add(
+            "data_quality/data_docs/index.html",
+            _normalise_text(root_index_html(sorted(sites, key=lambda s: s[0])).encode("utf-8"), home),
+            "the Data Docs of the year's runs, listed",
+        )
 
 
 def _annual_pdf(home: Paths, financial_year: str) -> bytes | None:
@@ -479,7 +491,7 @@ def _readme(
         "   submission_ledger.csv records when it arrived and that it was ACCEPTED; sources/index.csv",
         "   lists every accepted return and, for any too large to include, where to retrieve it.",
         "5. data_quality/ holds every check of the year's returns and of the release, with the Data Docs",
-        "   (open data_quality/data_docs/index pages in a browser; they need no network).",
+        "   (open data_quality/data_docs/index.html in a browser; it needs no network).",
         "",
         "Contents:",
         *(
