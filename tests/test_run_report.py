@@ -246,3 +246,21 @@ def test_stls_run_prints_what_its_run_received_and_the_release_it_made(
     assert "stls run: [7/8] publish: done in" in captured.err
     record = json.loads((tmp_path / "airflow" / "runs" / "last_run.json").read_text(encoding="utf-8"))
     assert record["outcome"] == "succeeded" and record["summary"] == out[:5]
+
+
+def test_a_failed_stage_ends_the_summary_with_why_nothing_was_published() -> None:
+    from stls_warehouse.quality.warehouse_gates import GateFailed
+
+    watcher = progress.RunWatcher(out=io.StringIO(), interactive=False)
+    stop = progress.listen(watcher)
+    try:
+        with pytest.raises(GateFailed), progress.stage("gate_warehouse"):
+            raise GateFailed(
+                ["ledger_lines_sum_to_return_total (RECONCILE) on fct_ledger_lines: off by 0.01"], None
+            )
+    finally:
+        stop()
+    assert progress.run_summary(watcher)[-1] == (
+        "No release: warehouse gate failed: GateFailed: Publication stopped by the warehouse gate: "
+        "- ledger_lines_sum_to_return_total (RECONCILE) on fct_ledger_lines: off by 0.01"
+    )

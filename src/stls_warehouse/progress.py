@@ -52,17 +52,15 @@ def report(event: str, stage: str, **data: Any) -> None:
 @contextmanager
 def stage(name: str) -> Iterator[dict[str, Any]]:
     """Report `name` started, then finished with what the body put in the yielded dict (or
-    failed with the error's first line)."""
+    failed with the error's first lines)."""
     report("started", name)
     result: dict[str, Any] = {}
     try:
         yield result
     except BaseException as error:
-        report(
-            "failed",
-            name,
-            error=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
-        )
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        shown = " ".join(lines[:4]) + (f" (and {len(lines) - 4} more lines)" if len(lines) > 4 else "")
+        report("failed", name, error=f"{type(error).__name__}: {shown}")
         raise
     report("finished", name, **result)
 

@@ -386,3 +386,27 @@ def test_stls_run_keeps_its_own_quiet_log_and_files_task_logs_for_the_airflow_ui
             "monthly_report",
         )
     }
+
+
+def test_stls_status_shows_the_release_the_last_run_and_what_is_outstanding(
+    year_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STLS_HOME", str(year_home))
+    monkeypatch.delenv("AIRFLOW_HOME", raising=False)
+    release = json.loads((year_home / "published" / "manifest.json").read_text(encoding="utf-8"))
+
+    assert cli.main(["status"]) == 0
+
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        out[1] == f"Current release: {release['release_id']}, published {release['published_at']} (15 tables)"
+    )
+    assert out[2].startswith("Last run: succeeded, finished ")
+    assert out[3] == "  Received 336 files: 336 accepted, 0 rejected, 0 superseded, 0 duplicate"
+    # Judged at the release's status date (2022-06-30): 2022-23's P2 ledgers and May KPIs are due.
+    outstanding = [line for line in out if line.startswith("Outstanding ")]
+    assert [line.split(":")[0] for line in outstanding] == [
+        "Outstanding ledger returns for 2022-23-P02 (the latest due)",
+        "Outstanding kpi returns for 2022-05 (the latest due)",
+    ]
+    assert out[-1] == "Blocked: nothing"
