@@ -13,91 +13,94 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from stls_warehouse import progress
 from stls_warehouse.config import Paths, paths
+from stls_warehouse.progress import reported
 
 
 def _run_dir(home: Paths, run_id: str) -> Path:
     return home.work / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
 
 
+@reported("route_landing")
 def route_landing() -> list[dict[str, Any]]:
     """The landing zone's files grouped by SLA: one mapped intake task per batch."""
     from stls_warehouse.intake.landing import discover, route
 
-    with progress.stage("route_landing") as reported:
-        home = paths().ensure()
-        batches = route(discover(home.landing))
-        reported["files"] = sum(len(files) for files in batches.values())
+    home = paths().ensure()
+    batches = route(discover(home.landing))
     return [{"sla_code": sla, "files": files} for sla, files in batches.items()]
 
 
+@reported("intake")
 def intake_batch(sla_code: str, files: list[str], run_id: str) -> dict[str, Any]:
     from stls_warehouse.intake.raw_zone import RawZone
     from stls_warehouse.intake.stage import stage_files
 
-    with progress.stage("intake") as reported:
-        home = paths().ensure()
-        summaries = stage_files(files, _run_dir(home, run_id), RawZone(home.raw))
-        counts: dict[str, int] = {}
-        for summary in summaries:
-            counts[summary["status"]] = counts.get(summary["status"], 0) + 1
-        reported |= {"sla_code": sla_code, "files": len(files)}
+    home = paths().ensure()
+    summaries = stage_files(files, _run_dir(home, run_id), RawZone(home.raw))
+    counts: dict[str, int] = {}
+    for summary in summaries:
+        counts[summary["status"]] = counts.get(summary["status"], 0) + 1
     return {"sla_code": sla_code, "files": len(files), "outcomes": counts}
 
 
+@reported("gate_returns")
 def gate_returns(run_id: str) -> dict[str, Any]:
     """Content rules on the run's staged returns (GX, one process); reads the warehouse
     read-only for each SLA's history, so the DAG runs it in the writer pool."""
     from stls_warehouse.quality.return_gates import gate_returns as run_gate
 
-    with progress.stage("gate_returns"):
-        home = paths()
-        run_dir = _run_dir(home, run_id)
-        if not run_dir.exists():
-            return {"checks": 0, "failed": 0}
-        outcome = run_gate(
-            run_dir,
-            warehouse=home.warehouse,
-            raw_root=home.raw,
-            docs_dir=home.reports / "data_docs" / run_dir.name / "returns",
-            run_id=run_id,
-        )
-        return outcome.as_dict()
+    home = paths()
+    run_dir = _run_dir(home, run_id)
+    if not run_dir.exists():
+        return {"checks": 0, "failed": 0}
+    outcome = run_gate(
+        run_dir,
+        warehouse=home.warehouse,
+        raw_root=home.raw,
+        docs_dir=home.reports / "data_docs" / run_dir.name / "returns",
+        run_id=run_id,
+    )
+    return outcome.as_dict()
 
 
+@reported("load_returns")
 def load_returns(run_id: str) -> dict[str, Any]:
     """Record the run's returns (the single warehouse writer), then tell each school what
     became of its file and update the data quality summary: every path that takes in
-    returns does both."""
+    returns does both (`report_intake`)."""
     from stls_warehouse.intake.raw_zone import RawZone
     from stls_warehouse.intake.stage import read_staged
     from stls_warehouse.intake.submissions import load_staged
 
-    with progress.stage("load_returns") as reported:
-        home = paths().ensure()
-        run_dir = _run_dir(home, run_id)
-        if not run_dir.exists():
-            run_dir.mkdir(parents=True)
-        staged = [(r["sha256"], r["file"]) for r in read_staged(run_dir)]
-        summary = load_staged(run_dir, home.warehouse, RawZone(home.raw), home.quarantine, datetime.now(UTC))
-        from stls_warehouse.quality.results import record_staged_results
+    home = paths().ensure()
+    run_dir = _run_dir(home, run_id)
+    if not run_dir.exists():
+        run_dir.mkdir(parents=True)
+    staged = [(r["sha256"], r["file"]) for r in read_staged(run_dir)]
+    summary = load_staged(run_dir, home.warehouse, RawZone(home.raw), home.quarantine, datetime.now(UTC))
+    from stls_warehouse.quality.results import record_staged_results
 
-        checks = record_staged_results(run_dir, home.warehouse)  # the return gate's rows
-        shutil.rmtree(run_dir, ignore_errors=True)
-        from stls_warehouse.orchestration.arrivals import feedback_notes
-        from stls_warehouse.quality.report import run_outcome, write_intake_summary
+    checks = record_staged_results(run_dir, home.warehouse)  # the return gate's rows
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return summary.as_dict() | {"checks_recorded": checks} | report_intake(home, run_id, staged, summary)
 
-        unchanged = set(summary.unchanged)
-        notes = feedback_notes(home, [(sha, Path(f).name) for sha, f in staged if f not in unchanged])
-        outcome = run_outcome(home, staged, summary)
-        # A run that received nothing leaves the last summary page as it was.
-        page = write_intake_summary(home, run_id, outcome) if outcome["received"] else None
-        reported |= {k: v for k, v in outcome.items() if k != "files"} | {
-            "feedback_notes": len(notes),
-            "report": str(page) if page else None,
-        }
-    return summary.as_dict() | {"checks_recorded": checks}
+
+def report_intake(home: Paths, run_id: str, staged: list[tuple[str, str]], summary: Any) -> dict[str, Any]:
+    """Each school's feedback note and the data quality summary, after a load; what the run
+    received, accepted, rejected, superseded and ignored as duplicate (progress.run_summary)."""
+    from stls_warehouse.orchestration.arrivals import feedback_notes
+    from stls_warehouse.quality.report import run_outcome, write_intake_summary
+
+    unchanged = set(summary.unchanged)
+    notes = feedback_notes(home, [(sha, Path(f).name) for sha, f in staged if f not in unchanged])
+    outcome = run_outcome(home, staged, summary)
+    # A run that received nothing leaves the last summary page as it was.
+    page = write_intake_summary(home, run_id, outcome) if outcome["received"] else None
+    return {k: v for k, v in outcome.items() if k != "files"} | {
+        "feedback_notes": len(notes),
+        "report": str(page) if page else None,
+    }
 
 
 def load_decisions(run_id: str) -> dict[str, Any]:
@@ -111,6 +114,7 @@ def load_decisions(run_id: str) -> dict[str, Any]:
     return load(home.decisions, home.warehouse, run_id=run_id).as_dict()
 
 
+@reported("build_warehouse")
 def build_warehouse(*, full: bool = False) -> dict[str, Any]:
     """dbt: a full build when the dbt project changed or none succeeded yet, else only what
     the sources feed, or nothing when no source row and not the status date changed
@@ -120,19 +124,18 @@ def build_warehouse(*, full: bool = False) -> dict[str, Any]:
     from stls_warehouse import transform
     from stls_warehouse.warehouse import connect
 
-    with progress.stage("build_warehouse") as reported:
-        home = paths().ensure()
-        connect(home.warehouse).close()  # the raw tables exist even before the first return
-        started = time.monotonic()
-        plan = transform.build(home, full=full)
-        reported |= {
-            "dbt_build": plan.mode,
-            "dbt_build_reason": plan.reason,
-            "dbt_build_seconds": round(time.monotonic() - started, 1),
-        }
-    return reported
+    home = paths().ensure()
+    connect(home.warehouse).close()  # the raw tables exist even before the first return
+    started = time.monotonic()
+    plan = transform.build(home, full=full)
+    return {
+        "dbt_build": plan.mode,
+        "dbt_build_reason": plan.reason,
+        "dbt_build_seconds": round(time.monotonic() - started, 1),
+    }
 
 
+@reported("gate_warehouse")
 def gate_warehouse(run_id: str | None = None) -> dict[str, Any]:
     """The gates on the built warehouse before publication (reconciliation, completeness,
     no personal data), as the warehouse writer. Raises GateFailed on a blocking failure,
@@ -140,44 +143,41 @@ def gate_warehouse(run_id: str | None = None) -> dict[str, Any]:
     from stls_warehouse.quality.warehouse_gates import gate_warehouse as run_gate
 
     run_id = run_id or datetime.now(UTC).strftime("manual__%Y%m%dT%H%M%S")
-    with progress.stage("gate_warehouse") as reported:
-        reported |= run_gate(paths().ensure(), run_id).as_dict()
-    return reported
+    return run_gate(paths().ensure(), run_id).as_dict()
 
 
+@reported("publish")
 def publish_release() -> dict[str, Any]:
-    """Write, audit and publish the marts (files, and PostgreSQL when STLS_POSTGRES_URL is set)."""
+    """Write, audit and publish the marts (files, and PostgreSQL when STLS_POSTGRES_URL is set),
+    then apply the retention settings (retention.py)."""
     from stls_warehouse.publish.release import current_manifest, postgres_url, publish
+    from stls_warehouse.retention import apply_retention
 
-    with progress.stage("publish") as reported:
-        home = paths().ensure()
-        before = current_manifest(home)
-        manifest = publish(home)
-        reported |= {
-            "release_id": manifest["release_id"],
-            "new_release": manifest["release_id"] != (before or {}).get("release_id"),
-            "targets": ["files", "postgresql"] if postgres_url() else ["files"],
-        }
-        from stls_warehouse.retention import apply_retention
-
-        reported["retention"] = apply_retention(home)
-    return reported | {"tables": {t: v["rows"] for t, v in manifest["tables"].items()}}
+    home = paths().ensure()
+    before = (current_manifest(home) or {}).get("release_id")
+    manifest = publish(home)
+    return {
+        "release_id": manifest["release_id"],
+        "new_release": manifest["release_id"] != before,
+        "tables": {t: v["rows"] for t, v in manifest["tables"].items()},
+        "targets": ["files", "postgresql"] if postgres_url() else ["files"],
+        "retention": apply_retention(home),
+    }
 
 
+@reported("monthly_report")
 def write_monthly_report(period: str | None = None) -> dict[str, Any]:
     """The monthly report of a period (default: the latest with an accepted ledger return)."""
     from stls_warehouse.reports.monthly import latest_period
     from stls_warehouse.reports.monthly import write_monthly_report as write
 
-    with progress.stage("monthly_report") as reported:
-        home = paths().ensure()
-        if period is None:
-            latest = latest_period(home)
-            if latest is None:
-                return {"report": None, "note": "no ledger period has an accepted return yet"}
-            period = latest.key
-        reported |= write(home, period)
-    return reported
+    home = paths().ensure()
+    if period is None:
+        latest = latest_period(home)
+        if latest is None:
+            return {"report": None, "note": "no ledger period has an accepted return yet"}
+        period = latest.key
+    return write(home, period)
 
 
 def run_locally(run_id: str | None = None) -> dict[str, Any]:
@@ -190,7 +190,7 @@ def run_locally(run_id: str | None = None) -> dict[str, Any]:
     build_warehouse()
     checked = gate_warehouse(run_id)
     release = publish_release()
-    report = write_monthly_report()
+    report = write_monthly_report()  # as the DAG does
     return {
         "intake": intake,
         "gate": gate,

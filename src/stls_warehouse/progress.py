@@ -10,13 +10,17 @@ ignored as duplicate, with the rejection reports and the release it made or why 
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, ParamSpec, TextIO, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 MARK = "::stls:: "
 # The stages of the daily pipeline, in order (a DAG may run fewer).
@@ -63,6 +67,26 @@ def stage(name: str) -> Iterator[dict[str, Any]]:
         report("failed", name, error=f"{type(error).__name__}: {shown}")
         raise
     report("finished", name, **result)
+
+
+def reported(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate a pipeline stage: it reports its start, and its end with what it returned
+    (a dict), or its failure."""
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(function)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            with stage(name) as result:
+                value = function(*args, **kwargs)
+                if isinstance(value, dict):
+                    result.update({k: v for k, v in value.items() if k not in ("event", "stage", "tables")})
+                elif isinstance(value, list):
+                    result["batches"] = len(value)
+            return value
+
+        return run
+
+    return decorate
 
 
 def parse(line: str) -> dict[str, Any] | None:
