@@ -34,10 +34,11 @@ body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em;colo
 h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.5em}
 table{border-collapse:collapse;font-size:.88em;width:100%;table-layout:auto}
 td,th{border:1px solid #c8c8c8;padding:.25em .45em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:#f0f0f0}td.n{text-align:right;white-space:nowrap}
+th{background:#f0f0f0;overflow-wrap:normal}td.n{text-align:right;white-space:nowrap}td.k{white-space:nowrap;overflow-wrap:normal}
 .passed{color:#1d6b1d;font-weight:600}.failed{color:#b00020;font-weight:700}
 .warning{color:#8a5300}.blocking{color:#b00020}
 .ok{background:#e3f6e3;border:1px solid #393;padding:.5em}.bad{background:#fde2e2;border:1px solid #d33;padding:.5em}
+.warn{background:#fff4dc;border:1px solid #c90;padding:.5em}
 nav{font-size:.9em;margin-bottom:1em}code{font-size:.95em}
 details{margin:.2em 0}pre{white-space:pre-wrap;font-size:.85em;margin:.2em 0}
 """
@@ -123,7 +124,8 @@ def _site_index(run_id: str, site: str, validations: list[Validation]) -> str:
 
 
 def _validation_page(run_id: str, site: str, validation: Validation) -> str:
-    outcome = "ok" if validation.success else "bad"
+    blocking = any(not c.success and c.severity == "blocking" for c in validation.checks)
+    outcome = "ok" if validation.success else "bad" if blocking else "warn"
     out = [
         _head(f"{validation.name}: {run_id}"),
         f"<nav><a href='../../index.html'>All runs</a> / <a href='index.html'>{_e(site)}</a></nav>",
@@ -148,7 +150,7 @@ def _validation_page(run_id: str, site: str, validation: Validation) -> str:
             )
         column = c.column if c.column_b is None else f"{c.column}, {c.column_b}"
         out.append(
-            f"<tr><td class='{state}'>{state.upper()}</td><td class='{_e(c.severity)}'>{_e(c.severity)}</td>"
+            f"<tr><td class='k {state}'>{state.upper()}</td><td class='k {_e(c.severity)}'>{_e(c.severity)}</td>"
             f"<td>{_e(c.rule)}</td><td>{_e(c.code)}</td><td>{_e(c.expectation)}</td><td>{_e(column)}</td>"
             f"<td class='n'>{c.element_count}</td><td class='n'>{c.unexpected_count}</td>"
             f"<td>{_e(_short(c.observed))}</td><td>{_e(c.expected)}</td>"
