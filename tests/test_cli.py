@@ -84,7 +84,7 @@ def _outturn_table(home: Path, years: dict[str, bool]) -> None:
     target = home / "published" / "parquet" / "mart_service_line_budget_outturn.parquet"
     target.parent.mkdir(parents=True)
     rows = [
-        f"('{year}', '{line}', 1.00, 2.00, 3.00, 4.00, -1.00, 0.50, -0.50, 12, {str(done).lower()})"
+        f"('{year}', '{line}', 1.00, 2.00, 3.00, 4.00, -1.00, 0.50, -0.50, 12, {str(done).lower()}, 0.00)"
         for year, done in years.items()
         for line in ("DISTRICT", "PD", "SENSORY")
     ]
@@ -92,7 +92,8 @@ def _outturn_table(home: Path, years: dict[str, bool]) -> None:
         "copy (select * from (values "
         + ", ".join(rows)
         + ") t(financial_year, service_line, core_budget, outreach_budget, total_budget, outturn, variance, "
-        f"pension_allocation, variance_after_pension, periods_received, is_complete)) to '{target}' (format parquet)"
+        f"pension_allocation, variance_after_pension, periods_received, is_complete, traded_net)) "
+        f"to '{target}' (format parquet)"
     )
 
 
