@@ -62,6 +62,12 @@ class Paths:
         return self.home / "decisions"
 
     @property
+    def audit(self) -> Path:
+        """The returns service's audit log exported per financial year with its chain check
+        (`audit_log_<year>.jsonl`, `audit_log_<year>.check.json`), read by the evidence pack."""
+        return self.home / "audit"
+
+    @property
     def feedback(self) -> Path:
         """One note per file received, for the school that sent it."""
         return self.home / "feedback"

@@ -170,6 +170,11 @@ def test_a_years_log_is_exported_with_its_check_for_the_evidence_pack(portal_hom
     out = io.StringIO()
     call_command("portal_audit_export", "--year", year, stdout=out)
     log = portal_home / "audit" / f"audit_log_{year}.jsonl"
+    # the file the evidence pack reads for that year is the one the export wrote
+    from stls_warehouse.config import Paths
+    from stls_warehouse.reports.evidence import portal_audit_log
+
+    assert portal_audit_log(Paths(portal_home), year) == log
     check = json.loads((portal_home / "audit" / f"audit_log_{year}.check.json").read_text())
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(entries) == AuditEvent.objects.count() and check["this_year"]["intact"]

@@ -155,6 +155,7 @@ def financial_year_bounds(year: str) -> tuple[datetime, datetime]:
 def export_year(home: Path, year: str) -> tuple[Path, Path, Verdict]:
     """Write a financial year's log and the check of it under $STLS_HOME/audit/."""
     from stls_portal.models import AuditEvent
+    from stls_warehouse.config import Paths
     from stls_warehouse.files import write_atomically
 
     start, end = financial_year_bounds(year)
@@ -163,7 +164,7 @@ def export_year(home: Path, year: str) -> tuple[Path, Path, Verdict]:
     first_previous = entries[0]["previous_hash"] if entries else GENESIS
     verdict = verify_entries(entries, first_previous or GENESIS)
     whole = verify()
-    folder = home / "audit"
+    folder = Paths(home).audit
     log = write_atomically(
         folder / f"audit_log_{year}.jsonl",
         "".join(json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n" for e in entries).encode("utf-8"),

@@ -19,7 +19,7 @@ present; `README.txt` walks the District outturn back to its file and row):
 - `dbt/docs/index.html`, `manifest.json`, `catalog.json` (`dbt docs generate`, run when
   missing) and `dbt/run_results.json`: every node's and test's latest result;
 - `returns_service/audit_log_<year>.jsonl`: the returns service's audit log for the year,
-  when the service has exported one to `$STLS_HOME/portal/audit/audit_log_<year>.jsonl`
+  when the service has exported one to `$STLS_HOME/audit/audit_log_<year>.jsonl`
   (the hook: the service writes that file, one JSON object per line; this module never
   imports the service);
 - `submission_ledger.csv`, `release/manifest.json`, `release/inputs_<year>.csv`;
@@ -82,8 +82,9 @@ def max_source_bytes() -> int:
 
 
 def portal_audit_log(home: Paths, financial_year: str) -> Path:
-    """Where the returns service exports its audit log for a year (one JSON object per line)."""
-    return home.home / "portal" / "audit" / f"audit_log_{financial_year}.jsonl"
+    """Where the returns service exports its audit log for a year (one JSON object per line);
+    `stls-portal portal_audit_export --year <year>` writes it, with its chain check beside it."""
+    return home.audit / f"audit_log_{financial_year}.jsonl"
 
 
 def evidence_pack_path(home: Paths, financial_year: str) -> Path:
@@ -176,6 +177,12 @@ def collect_members(
         f"returns_service/audit_log_{financial_year}.jsonl",
         _read(audit, home),
         f"$STLS_HOME/{audit.relative_to(home.home)} (exported by the returns service; absent if it is not used)",
+    )
+    check = audit.with_name(f"audit_log_{financial_year}.check.json")
+    add(
+        f"returns_service/audit_log_{financial_year}.check.json",
+        _read(check, home),
+        f"$STLS_HOME/{check.relative_to(home.home)} (the chain check written with the export)",
     )
     add(
         "logs/airflow_last_run.log",
