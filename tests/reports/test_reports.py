@@ -183,6 +183,26 @@ def test_the_annual_review_html_and_pdf_carry_the_published_figures(year_home: P
         assert dark > 2000, f"page {index + 1} is blank"
     first = pdf[0].get_textpage().get_text_range()
     assert "£5,882,036" in first and "-£501,396" in first
+    assert (
+        "2021-22: the service spent £9.04m against a budget of £8.53m including pension funding: £0.50m (5.9%) over budget; all three service lines overspent."
+        in " ".join(first.split())
+    )
+    opening, _, _ = first.partition("Budget against outturn")
+    assert "Figures as published on" in opening and result["release_id"] not in opening  # id: the footnote
+    assert f"release {result['release_id']}" in first
+    # an accessible PDF: tagged, its language set, every font embedded
+    import subprocess
+
+    info = subprocess.run(["pdfinfo", result["pdf"]], capture_output=True, text=True, check=True).stdout
+    assert "Tagged:          yes" in info
+    fonts = subprocess.run(["pdffonts", result["pdf"]], capture_output=True, text=True, check=True).stdout
+    rows = fonts.splitlines()[2:]
+    assert rows and all(row.split()[-5] == "yes" for row in rows), fonts  # the emb column
+    structure = subprocess.run(
+        ["pdfinfo", "-struct", result["pdf"]], capture_output=True, text=True, check=True
+    ).stdout
+    assert "H1" in structure and "H2" in structure and "Table" in structure and "TH" in structure
+    assert "(6.1" not in text and "DIRECT_STAFFING" not in text  # words, not codes
 
 
 def test_annual_outputs_wait_for_a_complete_year(

@@ -528,7 +528,14 @@ def _forum_sheet(sheet: Any, con: Any, relation: str, bold: Any, style: Any) -> 
     for year, by_line in by_year.items():
         keys = [k for k in lines if k in by_line]
         complete = all(bool(by_line[k].get("is_complete")) for k in keys)
-        heading = year if complete else f"{year} (part year: not every return is in)"
+        received = max(int(by_line[k].get("periods_received") or 0) for k in keys) if keys else 0
+        heading = (
+            year
+            if complete
+            else f"{year} (no ledger returns yet)"
+            if received == 0
+            else f"{year} (part year: {received} of 12 ledger periods in)"
+        )
         sheet.write_string(row, 0, heading, bold)
         for col, key in enumerate(keys, start=1):
             sheet.write_string(row, col, lines[key], bold)

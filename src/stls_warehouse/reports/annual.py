@@ -46,6 +46,9 @@ MAX_TABLE_ROWS = 40
 COMPUTED = {"green": ("count", "Green"), "amber": ("count", "Amber"), "red": ("count", "Red")}
 # Code columns shown as words: the SLA register's names, the service lines' and categories'.
 WORDED = {"sla_code": "SLA", "service_line": "Service line", "expenditure_category": "Category"}
+# Rule and strand codes with no name in a seed: spelled out (PERCENT_OF_DIRECT_STAFFING ->
+# Percent of direct staffing); the exact code stays the cell's value.
+SPELLED_OUT = ("overhead_rule", "basis_method", "fund_strand")
 
 
 @dataclass(frozen=True)
@@ -369,7 +372,7 @@ def _budget_outturn(doc: Document, release: PublishedRelease, fy: str) -> None:
                 note=True,
             )
         )
-    header = ["", *(names[k] for k in keys), "Total"]
+    header = [fy, *(names[k] for k in keys), "Total"]
     doc.add(Table(header, table, source="mart_service_line_budget_outturn", total_rows=3 if traded else 2))
     doc.add(
         Table(
@@ -504,6 +507,8 @@ class Worded(str):
 
 
 def _word(column: str, value: Any) -> Any:
+    if value is not None and column in SPELLED_OUT:
+        return Worded(value, str(value).replace("_", " ").capitalize())
     if value is None or column not in WORDED:
         return value
     if column == "sla_code":
