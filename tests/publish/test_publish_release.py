@@ -193,6 +193,15 @@ def test_the_finance_workbook_has_a_frozen_formatted_table_per_table(year_home: 
         for index in range(4, len(book.sheetnames) + 1):  # every table sheet: header row frozen, a table
             xml = archive.read(f"xl/worksheets/sheet{index}.xml").decode()
             assert 'ySplit="1"' in xml and 'state="frozen"' in xml and "<tablePart " in xml
+    # each table is an Excel Table (ListObject) over its whole range, its columns the headers
+    full = load_workbook(home.published / "stls_finance.xlsx")
+    for table in finance:
+        sheet = full[manifest["xlsx_sheets"][table]]
+        (listed,) = sheet.tables.values()
+        width = len(manifest["tables"][table]["columns"])
+        last = max(manifest["tables"][table]["rows"], 1) + 1
+        assert listed.name == table and listed.ref == f"A1:{sheet.cell(1, width).column_letter}{last}"
+        assert [c.name for c in listed.tableColumns] == [c.value for c in sheet[1]]
     # the data quality results are the auditors' own workbook, not 28k rows in finance's
     quality = load_workbook(home.published / "stls_data_quality.xlsx", read_only=True)
     assert quality.sheetnames == ["Contents", "Data dictionary", "data_quality_results"]

@@ -5,6 +5,7 @@ test_publish_postgres.py), keys that hold, and each kind formatted as its kind."
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -167,3 +168,33 @@ def test_the_workbook_formats_each_column_by_its_kind(year_home: Path) -> None:
                 seen.add(kind)
         assert headers[0] == doc.column(names[0]).label
     assert {"money", "percentage", "count", "days", "score"} <= seen
+
+
+def test_the_dimensions_label_the_codes_the_facts_carry(year_home: Path) -> None:
+    release = current_release_dir(Paths(year_home))
+    assert release is not None
+    con = duckdb.connect()
+
+    def rows(sql: str, table: str) -> list[tuple[object, ...]]:
+        return con.execute(
+            sql.replace(table, f"read_parquet('{release / 'parquet' / table}.parquet')")
+        ).fetchall()
+
+    assert rows(
+        "select sla_label, holder_school, service_line_name from dim_sla where sla_code = 'ASH'", "dim_sla"
+    ) == [("Ashford STLS (ASH)", "Goldwyn School", "District STLS")]
+    assert rows(
+        "select period_start, period_end, period_label from dim_period where period_key = '2021-22-P13'",
+        "dim_period",
+    ) == [(date(2022, 3, 1), date(2022, 4, 30), "2021-22 P13 (year-end adjustments)")]
+    assert rows(
+        "select date_key, period_label from dim_period where period_key = '2021-22-P07'", "dim_period"
+    ) == [(date(2021, 10, 1), "2021-22 P07 (October 2021)")]
+    assert rows("select unit, target from dim_kpi where kpi_code = 'FC_DAYS_MED'", "dim_kpi") == [
+        ("days", Decimal("10.00"))
+    ]
+    assert rows(
+        "select expenditure_category_name from dim_account where account_code = 'E01'", "dim_account"
+    ) == [("Direct staffing",)]
+    # the school's own reference travels with every line, for an auditor's sample
+    assert rows("select count(*) = count(line_ref) from fct_ledger_lines", "fct_ledger_lines") == [(True,)]
