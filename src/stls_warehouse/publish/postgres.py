@@ -271,8 +271,15 @@ def _set_search_paths(conn: Any) -> None:
     A role's settings apply to sessions that log in as it: a DBA gives each BI login the
     same with `ALTER ROLE <login> SET search_path = stls_published, public` (README).
     """
+    wanted = f"search_path={SCHEMA}, public"
     for role in (BI_READER, AUDITOR):
-        conn.execute(f"alter role {role} set search_path = {SCHEMA}, public")
+        held = conn.execute(
+            "select 1 from pg_db_role_setting s join pg_roles r on r.oid = s.setrole "
+            "where r.rolname = %s and s.setdatabase = 0 and %s = any(s.setconfig)",
+            [role, wanted],
+        ).fetchone()
+        if not held:  # set once, as the roles are created once: a publisher needs no CREATEROLE after
+            conn.execute(f"alter role {role} set search_path = {SCHEMA}, public")
 
 
 def _grant(conn: Any, tables: list[str]) -> None:
