@@ -202,6 +202,7 @@ def test_the_annual_review_html_and_pdf_carry_the_published_figures(year_home: P
         ["pdfinfo", "-struct", result["pdf"]], capture_output=True, text=True, check=True
     ).stdout
     assert "H1" in structure and "H2" in structure and "Table" in structure and "TH" in structure
+    assert structure.count("Figure") == len(report.images)  # each chart tagged (with its alt text)
     assert "(6.1" not in text and "DIRECT_STAFFING" not in text  # words, not codes
 
 
