@@ -168,7 +168,7 @@ def publish_release() -> dict[str, Any]:
 @reported("monthly_report")
 def write_monthly_report(period: str | None = None) -> dict[str, Any]:
     """The monthly report of a period (default: the latest with an accepted ledger return)."""
-    from stls_warehouse.reports.monthly import latest_period
+    from stls_warehouse.reports.monthly import NoDataForPeriod, latest_period
     from stls_warehouse.reports.monthly import write_monthly_report as write
 
     home = paths().ensure()
@@ -177,7 +177,10 @@ def write_monthly_report(period: str | None = None) -> dict[str, Any]:
         if latest is None:
             return {"report": None, "note": "no ledger period has an accepted return yet"}
         period = latest.key
-    return write(home, period)
+    try:
+        return write(home, period)
+    except NoDataForPeriod as nothing:  # a closed month with nothing received: no empty report
+        return {"report": None, "note": str(nothing)}
 
 
 def run_locally(run_id: str | None = None) -> dict[str, Any]:

@@ -231,3 +231,23 @@ def due_date(return_type: str, period_end: date) -> date:
         ) <= period_end <= date.fromisoformat(row["valid_to"]):
             return period_end + timedelta(days=int(row["due_days_after_period_end"]))
     raise LookupError(f"ref_return_deadlines has no deadline for {return_type} returns on {period_end}")
+
+
+@cache
+def service_line_names() -> dict[str, str]:
+    """DISTRICT -> District STLS, in the Forum's order (ref_service_lines)."""
+    rows = sorted(seed_rows("ref_service_lines"), key=lambda r: int(r["sort_order"]))
+    return {r["service_line"]: r["service_line_name"] for r in rows}
+
+
+@cache
+def category_names() -> dict[str, str]:
+    """DIRECT_STAFFING -> Direct staffing, in the reports' order (ref_expenditure_categories)."""
+    rows = sorted(seed_rows("ref_expenditure_categories"), key=lambda r: int(r["sort_order"]))
+    return {r["expenditure_category"]: r["category_name"] for r in rows}
+
+
+def sla_label(code: str) -> str:
+    """`Ashford STLS (ASH)`: the register's name with the code finance staff know it by."""
+    sla = slas().get(code)
+    return f"{sla.sla_name} ({code})" if sla else code

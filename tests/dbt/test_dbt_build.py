@@ -555,6 +555,10 @@ def test_mart_contracts_are_enforced_and_described(built: DbtRun) -> None:
         if node["resource_type"] == "model" and node["schema"] == "marts"
     }
     assert set(marts) == {
+        "dim_sla",
+        "dim_account",
+        "dim_period",
+        "dim_kpi",
         "fct_ledger_lines",
         "mart_service_line_budget_outturn",
         "mart_expenditure_breakdown",
@@ -576,6 +580,9 @@ def test_mart_contracts_are_enforced_and_described(built: DbtRun) -> None:
         for column in node["columns"].values():
             assert column["description"].strip(), f"{name}.{column['name']}"
             assert column["data_type"], f"{name}.{column['name']}"
+    # dbt reads the kinds the reports and the workbook use (stls_warehouse.catalog)
+    target = marts["mart_kpi_monthly"]["columns"]["target"]
+    assert {**target.get("meta", {}), **target.get("config", {}).get("meta", {})}["kind"] == "by_unit"
 
 
 def test_docs_generate_works_offline(built: DbtRun, tmp_path: Path) -> None:

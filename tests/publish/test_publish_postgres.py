@@ -130,13 +130,16 @@ def test_the_bi_reader_reads_published_tables_and_nothing_else(
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         auditor.execute("delete from stls_published.submission_ledger")
     auditor.close()
-    columns = {
-        c
-        for (c,) in psycopg.connect(pg_url).execute(
-            "select column_name from information_schema.columns where table_schema = 'stls_published'"
+    free_text = {
+        (t, c)
+        for (t, c) in psycopg.connect(pg_url).execute(
+            "select table_name, column_name from information_schema.columns where table_schema = 'stls_published' "
+            "and column_name in ('description', 'comment', 'problems_json')"
         )
     }
-    assert not columns & {"description", "comment", "problems_json"}  # no free text that may be personal
+    # no free text that may be personal; the one `description` is a check's definition, written by
+    # the project (mart_return_queries, as tests/dbt/test_dbt_build.py reviews it)
+    assert free_text == {("mart_return_queries", "description")}
 
 
 def test_a_reader_sees_one_whole_release_while_releases_swap(
@@ -197,3 +200,58 @@ def test_a_reader_sees_one_whole_release_while_releases_swap(
             thread.join()
     assert not errors, errors[0]
     assert seen == set(manifests)
+
+
+def test_postgres_carries_descriptions_keys_and_utc_times(
+    pg_url: str, two_releases: tuple[Paths, list[Path]]
+) -> None:
+    """What Power BI reads from the server: comments, keys to relate tables by, times with a zone."""
+    from stls_warehouse.catalog import table_doc
+
+    _, releases = two_releases
+    manifest = verify_release(releases[-1])
+    postgres.publish_release(pg_url, releases[-1], manifest)
+    with psycopg.connect(pg_url) as conn:
+        comments = {
+            (table, column): text
+            for table, column, text in conn.execute(
+                "select c.relname, a.attname, d.description from pg_description d "
+                "join pg_class c on c.oid = d.objoid and c.relnamespace = 'stls_published'::regnamespace "
+                "left join pg_attribute a on a.attrelid = c.oid and a.attnum = d.objsubid"
+            )
+        }
+        constraints = {
+            (table, kind, definition)
+            for table, kind, definition in conn.execute(
+                "select conrelid::regclass::text, contype, pg_get_constraintdef(oid) from pg_constraint "
+                "where connamespace = 'stls_published'::regnamespace"
+            )
+        }
+        received = conn.execute(
+            "select data_type from information_schema.columns where table_schema = 'stls_published' "
+            "and table_name = 'mart_return_status' and column_name = 'received_at'"
+        ).fetchone()
+        settings = dict(
+            conn.execute(
+                "select r.rolname, array_to_string(s.setconfig, ';') from pg_db_role_setting s "
+                "join pg_roles r on r.oid = s.setrole where r.rolname in ('stls_bi_reader', 'stls_auditor')"
+            ).fetchall()
+        )
+    documented = 0
+    for table in manifest["tables"]:
+        doc = table_doc(table)
+        assert comments[(table, None)] == doc.description, table
+        for name, column in doc.columns.items():
+            assert comments[(table, name)] == column.description, (table, name)
+            documented += 1
+    assert documented > 300
+    assert ("stls_published.dim_sla", "p", "PRIMARY KEY (sla_code)") in constraints
+    assert (
+        "stls_published.fct_ledger_lines",
+        "f",
+        "FOREIGN KEY (sla_code) REFERENCES stls_published.dim_sla(sla_code)",
+    ) in constraints
+    assert ("stls_published.fct_ledger_lines", "u", "UNIQUE (source_file_sha256, source_row)") in constraints
+    assert sum(1 for _, kind, _ in constraints if kind == "f") >= 15
+    assert received == ("timestamp with time zone",)
+    assert settings["stls_bi_reader"] == "search_path=stls_published, public"

@@ -173,25 +173,38 @@ def test_exports_never_carry_a_formula_from_data(probe_home: Paths) -> None:
     ] == list(INJECTED)
 
 
-def test_the_finance_workbook_has_a_frozen_formatted_sheet_per_table(year_home: Path) -> None:
+def test_the_finance_workbook_has_a_frozen_formatted_table_per_table(year_home: Path) -> None:
     from openpyxl import load_workbook
 
     home = Paths(year_home)
     manifest = current_manifest(home)
     assert manifest is not None
     book = load_workbook(home.published / "stls_finance.xlsx", read_only=True)
-    assert book.sheetnames[0] == "Contents"
-    assert book.sheetnames[1:] == [manifest["xlsx_sheets"][t] for t in manifest["tables"]]
+    assert book.sheetnames[:3] == ["Contents", "Budget v outturn", "Data dictionary"]
+    finance = [t for t in manifest["tables"] if t != "mart_data_quality_results"]
+    assert book.sheetnames[3:] == [manifest["xlsx_sheets"][t] for t in finance]
     name = manifest["xlsx_sheets"]["mart_service_line_budget_outturn"]
     rows = list(book[name].iter_rows())
     header = [c.value for c in rows[0]]
-    budget = rows[1][header.index("total_budget")]
-    assert budget.number_format == "#,##0.00;[Red]-#,##0.00" and budget.data_type == "n"
+    budget = rows[1][header.index("Total budget")]  # human headers; names in the dictionary
+    assert budget.number_format == "£#,##0.00;[Red]-£#,##0.00" and budget.data_type == "n"
     assert len(rows) == manifest["tables"]["mart_service_line_budget_outturn"]["rows"] + 1
     with zipfile.ZipFile(home.published / "stls_finance.xlsx") as archive:
-        for index in range(2, len(book.sheetnames) + 1):  # every table sheet: header row frozen, filter on
+        for index in range(4, len(book.sheetnames) + 1):  # every table sheet: header row frozen, a table
             xml = archive.read(f"xl/worksheets/sheet{index}.xml").decode()
-            assert 'ySplit="1"' in xml and 'state="frozen"' in xml and "<autoFilter" in xml
+            assert 'ySplit="1"' in xml and 'state="frozen"' in xml and "<tablePart " in xml
+    # each table is an Excel Table (ListObject) over its whole range, its columns the headers
+    full = load_workbook(home.published / "stls_finance.xlsx")
+    for table in finance:
+        sheet = full[manifest["xlsx_sheets"][table]]
+        (listed,) = sheet.tables.values()
+        width = len(manifest["tables"][table]["columns"])
+        last = max(manifest["tables"][table]["rows"], 1) + 1
+        assert listed.name == table and listed.ref == f"A1:{sheet.cell(1, width).column_letter}{last}"
+        assert [c.name for c in listed.tableColumns] == [c.value for c in sheet[1]]
+    # the data quality results are the auditors' own workbook, not 28k rows in finance's
+    quality = load_workbook(home.published / "stls_data_quality.xlsx", read_only=True)
+    assert quality.sheetnames == ["Contents", "Data dictionary", "data_quality_results"]
 
 
 def test_an_unchanged_warehouse_is_not_published_again(year_home: Path, tmp_path: Path) -> None:
@@ -210,10 +223,10 @@ def test_a_candidate_that_fails_its_audit_changes_nothing(
     before = {p: p.resolve() for p in (home.published / n for n in LINKS)}
     original = exports.write_parquet
 
-    def lossy(con: object, relation: str, target: Path) -> None:  # a writer that drops a row
+    def lossy(con: object, relation: str, target: Path, doc: object = None) -> None:  # drops a row
         if target.stem == "fct_ledger_lines":
             relation = f"(select * from {relation} order by all offset 1)"
-        original(con, relation, target)
+        original(con, relation, target, doc)  # type: ignore[arg-type]
 
     monkeypatch.setattr(exports, "write_parquet", lossy)
     with pytest.raises(AuditFailed, match=r"parquet/fct_ledger_lines.parquet holds"):
@@ -342,9 +355,9 @@ def test_a_table_longer_than_an_excel_sheet_is_listed_but_left_to_the_other_form
     sheets = exports.write_xlsx(con, relations, columns, target, "test")
     assert set(sheets) == {"short"}
     book = load_workbook(target, read_only=True)
-    contents = [tuple(r) for r in book["Contents"].iter_rows(min_row=3, values_only=True)]
+    contents = [tuple(r)[:3] for r in book["Contents"].iter_rows(min_row=3, values_only=True)]
     assert ("long", "too long for Excel: use the Parquet, CSV or DuckDB file", 3) in contents
-    assert sheets["short"] in book.sheetnames and len(book.sheetnames) == 2
+    assert sheets["short"] in book.sheetnames and book.sheetnames == ["Contents", "Data dictionary", "short"]
 
 
 def test_the_checksum_counts_every_row_whatever_the_order(tmp_path: Path) -> None:

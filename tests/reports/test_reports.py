@@ -19,7 +19,7 @@ from stls_warehouse.quality.completeness import YearNotComplete, published_year_
 from stls_warehouse.reports import annual
 from stls_warehouse.reports.document import display
 from stls_warehouse.reports.evidence import write_evidence_pack
-from stls_warehouse.reports.monthly import parse_period, write_monthly_report
+from stls_warehouse.reports.monthly import NoDataForPeriod, parse_period, write_monthly_report
 from tests.publish.year_fixture import YEAR, copy_home
 
 
@@ -39,7 +39,7 @@ class Tables(HTMLParser):
             self.tables.append((a.get("data-source") or "", []))
         elif tag == "tr" and self.tables:
             self.tables[-1][1].append([])
-        elif tag == "td":
+        elif tag == "td" or (tag == "th" and "data-value" in a):  # a row's header cell carries its value too
             self._cell = a.get("data-value") or ""
             self.tables[-1][1][-1].append(("", self._cell))
         elif tag == "img":
@@ -52,7 +52,7 @@ class Tables(HTMLParser):
             self.tables[-1][1][-1][-1] = (shown + data, exact)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "td":
+        if tag in ("td", "th"):
             self._cell = None
 
 
@@ -79,7 +79,7 @@ def test_the_monthly_report_shows_the_published_figures(year_home: Path, tmp_pat
         write_monthly_report(home, YEAR, "2021-10")["report"] == result["report"]
     )  # a month names its period
     report = parse(Path(result["report"]).read_text(encoding="utf-8"))
-    status, lines, by_sla = report.tables
+    lines, by_sla, status = report.tables  # money first, then the returns
     assert status[0] == "mart_return_status"
     assert "Synthetic data" in "".join(report.text).split("Return status by SLA")[0]
     accepted = dict(
@@ -101,7 +101,8 @@ def test_the_monthly_report_shows_the_published_figures(year_home: Path, tmp_pat
             "fct_ledger_lines",
         )
     )
-    shown = {r[0][1]: r[1] for r in by_sla[1] if r}
+    shown = {r[0][1]: r[1] for r in by_sla[1][:-1] if r}  # the last row is the total
+    assert by_sla[1][-1][0][0] == "All SLAs" and Decimal(by_sla[1][-1][1][1]) == sum(spend.values())
     assert {sla: Decimal(exact) for sla, (_, exact) in shown.items()} == spend
     assert all(text == display(Decimal(exact), "money") for text, exact in shown.values())
     if (home.parquet / "mart_sla_value_options.parquet").exists():  # budget and forecast at P07
@@ -114,7 +115,7 @@ def test_the_monthly_report_shows_the_published_figures(year_home: Path, tmp_pat
                 "mart_sla_value_options",
             )
         }
-        assert {r[0][1]: (Decimal(r[2][1]), Decimal(r[3][1])) for r in by_sla[1] if r} == forecast
+        assert {r[0][1]: (Decimal(r[2][1]), Decimal(r[3][1])) for r in by_sla[1][:-1] if r} == forecast
     budget = dict(
         query(
             home,
@@ -123,10 +124,16 @@ def test_the_monthly_report_shows_the_published_figures(year_home: Path, tmp_pat
             "mart_service_line_budget_outturn",
         )
     )
-    assert {r[0][1]: Decimal(r[1][1]) for r in lines[1] if r} == budget
+    assert {r[0][1]: Decimal(r[1][1]) for r in lines[1][:-1] if r} == budget
+    text = "".join(report.text)
+    assert "Ashford STLS (ASH)" in text and "District STLS" in text  # names, not only codes
+    assert text.index("Spend against budget") < text.index("Returns received")
     assert report.images and report.images[0].startswith("data:image/png;base64,iVBOR")
     with pytest.raises(ValueError, match="not a period"):
         parse_period("2021-22-P14")
+    with pytest.raises(NoDataForPeriod, match="nothing to report for 2022-23-P03"):
+        write_monthly_report(home, "2022-23-P03")  # budgeted, but nothing received yet
+    assert not (home.reports / "monthly" / "monthly_2022-23-P03.html").exists()
 
 
 def test_the_annual_review_html_and_pdf_carry_the_published_figures(year_home: Path, tmp_path: Path) -> None:
@@ -176,6 +183,27 @@ def test_the_annual_review_html_and_pdf_carry_the_published_figures(year_home: P
         assert dark > 2000, f"page {index + 1} is blank"
     first = pdf[0].get_textpage().get_text_range()
     assert "£5,882,036" in first and "-£501,396" in first
+    assert (
+        "2021-22: the service spent £9.04m against a budget of £8.53m including pension funding: £0.50m (5.9%) over budget; all three service lines overspent."
+        in " ".join(first.split())
+    )
+    opening, _, _ = first.partition("Budget against outturn")
+    assert "Figures as published on" in opening and result["release_id"] not in opening  # id: the footnote
+    assert f"release {result['release_id']}" in first
+    # an accessible PDF: tagged, its language set, every font embedded
+    import subprocess
+
+    info = subprocess.run(["pdfinfo", result["pdf"]], capture_output=True, text=True, check=True).stdout
+    assert "Tagged:          yes" in info
+    fonts = subprocess.run(["pdffonts", result["pdf"]], capture_output=True, text=True, check=True).stdout
+    rows = fonts.splitlines()[2:]
+    assert rows and all(row.split()[-5] == "yes" for row in rows), fonts  # the emb column
+    structure = subprocess.run(
+        ["pdfinfo", "-struct", result["pdf"]], capture_output=True, text=True, check=True
+    ).stdout
+    assert "H1" in structure and "H2" in structure and "Table" in structure and "TH" in structure
+    assert structure.count("Figure") == len(report.images)  # each chart tagged (with its alt text)
+    assert "(6.1" not in text and "DIRECT_STAFFING" not in text  # words, not codes
 
 
 def test_annual_outputs_wait_for_a_complete_year(
@@ -254,6 +282,7 @@ def test_the_cli_writes_each_report(year_home: Path, tmp_path: Path, monkeypatch
     assert (home.reports / "annual" / f"annual_review_{YEAR}.pdf").read_bytes().startswith(b"%PDF")
     assert (home.reports / "evidence" / f"evidence_pack_{YEAR}.zip").is_file()
     assert cli.main(["report", "monthly", "--period", "2021-22-P13"]) == 2
+    assert cli.main(["report", "monthly", "--period", "2024-25-P01"]) == 2  # no data: refused, not empty
 
 
 def _as_money(value: object) -> Decimal:

@@ -97,7 +97,9 @@ def audit_candidate(release_dir: Path, manifest: dict[str, Any]) -> None:
         con.execute("detach candidate")
     finally:
         con.close()
-    problems += _audit_xlsx(release_dir / "stls_finance.xlsx", manifest)
+    workbooks = manifest.get("xlsx_workbooks") or {"stls_finance.xlsx": manifest["xlsx_sheets"]}
+    for workbook, sheets in workbooks.items():
+        problems += _audit_xlsx(release_dir / workbook, sheets, manifest)
     for name, entry in manifest["files"].items():
         if sha256_of(release_dir / name) != entry["sha256"]:
             problems.append(f"{name} changed after it was written")
@@ -142,10 +144,9 @@ def _audit_csv(con: Any, path: Path, expected: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _audit_xlsx(path: Path, manifest: dict[str, Any]) -> list[str]:
+def _audit_xlsx(path: Path, sheets: dict[str, str], manifest: dict[str, Any]) -> list[str]:
     """Row counts per sheet and no formula anywhere, read from the workbook's XML as a stream."""
     problems: list[str] = []
-    sheets: dict[str, str] = manifest["xlsx_sheets"]
     with zipfile.ZipFile(path) as book:
         workbook = book.read("xl/workbook.xml").decode("utf-8")
         titles = re.findall(r'<sheet[^>]* name="([^"]+)"', workbook)
@@ -158,15 +159,15 @@ def _audit_xlsx(path: Path, manifest: dict[str, Any]) -> list[str]:
         for member in members:
             formulas, rows_in[member] = _count_tags(book, member)
             if formulas:
-                problems.append(f"stls_finance.xlsx {member} contains a formula")
+                problems.append(f"{path.name} {member} contains a formula")
         for table, sheet in sheets.items():
             found = by_title.get(_xml_escape(sheet))
             if found is None:
-                problems.append(f"stls_finance.xlsx has no sheet {sheet}")
+                problems.append(f"{path.name} has no sheet {sheet}")
                 continue
             rows = rows_in[found]
             if rows != manifest["tables"][table]["rows"] + 1:
-                problems.append(f"stls_finance.xlsx sheet {sheet} has {rows - 1} data rows")
+                problems.append(f"{path.name} sheet {sheet} has {rows - 1} data rows")
     return problems
 
 

@@ -20,6 +20,7 @@ the workbook is written row by row.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from stls_warehouse.catalog import UNIT_KINDS, TableDoc, table_doc
 
 # Characters that make Excel, LibreOffice or Google Sheets treat a cell as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -42,9 +45,10 @@ DUCKDB_STORAGE_NUMBER = 64  # the version number DuckDB writes in the header for
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit less the header row
 # The files' layout: a release reuses an earlier release's file of an unchanged table only
 # when that file was written under the same layout. Raise it whenever a writer changes.
-EXPORT_LAYOUT = 1
+EXPORT_LAYOUT = 2  # 2: Parquet files carry the catalogue's descriptions
 # What a publishing connection may hold in memory; sorts beyond it spill to its temp folder.
 MEMORY_LIMIT = "2GB"
+PARQUET_BATCH_ROWS = 122_880  # DuckDB's row group size: one Parquet row group per batch
 
 _TEXT_TYPES = ("VARCHAR", "JSON", "UUID")
 _MONEY = "#,##0.00;[Red]-#,##0.00"
@@ -104,9 +108,49 @@ def neutralise(text: str) -> str:
     return "'" + text if looks_like_formula(text) else text
 
 
-def write_parquet(con: Any, relation: str, target: Path) -> None:
-    """The table in its canonical order (`order by all`): the other formats follow this file."""
-    con.execute(f"copy (select * from {relation} order by all) to {sql_string(str(target))} (format parquet)")
+def write_parquet(con: Any, relation: str, target: Path, doc: TableDoc | None = None) -> None:
+    """The table in its canonical order (`order by all`): the other formats follow this file.
+
+    Streamed from DuckDB as Arrow batches into pyarrow's writer, which keeps the
+    documentation BI tools read: each field's description, kind and header in the Arrow field
+    metadata, and the table's description (and every column's, as JSON) in the file's
+    key-value metadata, which DuckDB's `parquet_kv_metadata()` shows too.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    reader = con.sql(f"select * from {relation} order by all").to_arrow_reader(PARQUET_BATCH_ROWS)
+    schema = described_schema(reader.schema, doc)
+    with pq.ParquetWriter(str(target), schema, compression="snappy") as writer:
+        for batch in reader:
+            if batch.num_rows:
+                writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
+
+
+def described_schema(schema: Any, doc: TableDoc | None) -> Any:
+    """An Arrow schema with the catalogue's description, kind and header on every field."""
+    import pyarrow as pa
+
+    if doc is None:
+        return schema
+    fields = []
+    columns: dict[str, dict[str, str]] = {}
+    for field in schema:
+        column = doc.column(field.name)
+        entry = {"description": column.description, "kind": column.kind, "label": column.label}
+        columns[field.name] = entry
+        fields.append(
+            field.with_metadata(
+                {**(field.metadata or {}), **{k.encode(): v.encode() for k, v in entry.items()}}
+            )
+        )
+    metadata = {
+        **(schema.metadata or {}),
+        b"table": doc.name.encode(),
+        b"description": doc.description.encode(),
+        b"columns": json.dumps(columns, sort_keys=True).encode(),
+    }
+    return pa.schema(fields, metadata=metadata)
 
 
 def in_file_order(con: Any, parquet: Path, columns: Sequence[Column]) -> str:
@@ -160,9 +204,23 @@ def write_duckdb(con: Any, relations: dict[str, str], target: Path, *, ordered: 
     try:
         for table, relation in relations.items():
             con.execute(f"create table published.main.{quote_ident(table)} as {_ordered(relation, ordered)}")
+            _comment_duckdb(con, f"published.main.{quote_ident(table)}", table_doc(table))
         con.execute("checkpoint published")
     finally:
         con.execute("detach published")
+
+
+def _comment_duckdb(con: Any, qualified: str, doc: TableDoc) -> None:
+    """COMMENT ON the table and each column: what `duckdb_tables()`/`duckdb_columns()` show."""
+    if doc.description:
+        con.execute(f"comment on table {qualified} is {sql_string(doc.description)}")
+    names = [str(r[0]) for r in con.execute(f"describe {qualified}").fetchall()]
+    for name in names:
+        column = doc.columns.get(name)
+        if column is not None and column.description:
+            con.execute(
+                f"comment on column {qualified}.{quote_ident(name)} is {sql_string(column.description)}"
+            )
 
 
 def duckdb_storage_number(path: Path) -> int:
@@ -174,20 +232,37 @@ def duckdb_storage_number(path: Path) -> int:
     return int.from_bytes(header[12:20], "little")
 
 
-def sheet_names(tables: Iterable[str]) -> dict[str, str]:
-    """Excel's 31-character sheet names: drop the `mart_` prefix, then cut, then number."""
-    names: dict[str, str] = {}
-    for table in tables:
-        base = table.removeprefix("mart_")[:31]
-        name, n = base, 2
-        while name.lower() in {v.lower() for v in names.values()} or name.lower() == "contents":
-            suffix = f"~{n}"
-            name, n = base[: 31 - len(suffix)] + suffix, n + 1
-        names[table] = name
-    return names
-
-
 _ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+# Number formats by the catalogue's column kind (percentages are stored as points: 90.4 is
+# 90.4 %, so the format adds the sign rather than Excel's % multiplying by 100).
+KIND_FORMATS = {
+    "money": "£#,##0.00;[Red]-£#,##0.00",
+    "percentage": '0.0"%";[Red]-0.0"%"',
+    "count": "#,##0",
+    "score": "0.00",
+    "days": '#,##0.0" days"',
+    "fte": "#,##0.00",
+    "ratio": "0.0000",
+    "index": "0.000000",
+    "code": "0",
+    "date": "yyyy-mm-dd",
+    "timestamp": 'yyyy-mm-dd hh:mm:ss" UTC"',
+}
+CONTENTS, DICTIONARY, FORUM_SHEET = "Contents", "Data dictionary", "Budget v outturn"
+FORUM_TABLE = "mart_service_line_budget_outturn"
+TABLE_STYLE = "TableStyleLight9"
+
+
+@dataclass(frozen=True)
+class ListObject:
+    """An Excel Table over a sheet's range: what Power Query and structured references see."""
+
+    sheet_number: int  # the worksheet's part number, xl/worksheets/sheet<n>.xml
+    name: str
+    last_row: int  # zero-based, the header being row 0
+    headers: tuple[str, ...]
 
 
 def write_xlsx(
@@ -199,11 +274,18 @@ def write_xlsx(
     *,
     ordered: bool = False,
 ) -> dict[str, str]:
-    """The finance workbook: a contents sheet, then one sheet per table; returns sheet names.
+    """A workbook of tables: contents, the Forum's table, a data dictionary, a sheet per table.
 
-    Written with XlsxWriter with `strings_to_formulas` off, so no text ever becomes a formula;
-    a text value that looks like one also gets Excel's quote prefix. Excel stores numbers as
-    binary doubles: amounts are exact in Parquet, CSV and DuckDB, and display to the penny here.
+    Each table's sheet is an Excel Table (a ListObject named as the table) with human
+    headers, its number formats by column kind (money, percentage, count, ...) and its
+    header row frozen; the Data dictionary sheet pairs each header with its column name,
+    kind and description. Returns the sheet of each table written.
+
+    Written with XlsxWriter in constant memory with `strings_to_formulas` off, so no text
+    ever becomes a formula; a text value that looks like one also gets Excel's quote prefix.
+    XlsxWriter cannot add tables in constant memory, so `add_list_objects` adds them to the
+    closed file. Excel stores numbers as binary doubles: amounts are exact in Parquet, CSV
+    and DuckDB, and display to the penny here.
     """
     import xlsxwriter
 
@@ -218,6 +300,7 @@ def write_xlsx(
     )
     book.set_properties({"title": title, "author": "STLS finance warehouse", "created": datetime(2000, 1, 1)})
     bold = book.add_format({"bold": True})
+    wrap = book.add_format({"text_wrap": True, "valign": "top"})
     quoted = book.add_format({"quote_prefix": True})
     formats: dict[str, Any] = {}
 
@@ -233,14 +316,30 @@ def write_xlsx(
     # A table longer than an Excel sheet is listed on the contents sheet but not written:
     # finance reads it from the Parquet, CSV or DuckDB release instead.
     too_long = {t for t, n in counts.items() if n > XLSX_MAX_ROWS}
-    contents = book.add_worksheet("Contents")
+    docs = {t: table_doc(t) for t in relations}
+    list_objects: list[ListObject] = []
+    sheet_count = 0
+
+    def add_sheet(name: str) -> Any:
+        nonlocal sheet_count
+        sheet_count += 1
+        return book.add_worksheet(name)
+
+    contents = add_sheet(CONTENTS)
     contents.set_column(0, 0, 40)
     contents.set_column(1, 1, 34)
     contents.set_column(2, 2, 12)
+    contents.set_column(3, 3, 90)
     contents.write_string(0, 0, title, bold)
-    for col, label in enumerate(("table", "sheet", "rows")):
-        contents.write_string(1, col, label, bold)
-    for row, table in enumerate(relations, start=2):
+    contents.write_string(
+        1,
+        0,
+        "Each sheet below is an Excel Table named as its table (for Power Query and structured "
+        f"references); the {DICTIONARY} sheet gives every column's name, kind and meaning. Times are UTC.",
+    )
+    for col, label in enumerate(("table", "sheet", "rows", "what it holds")):
+        contents.write_string(3, col, label, bold)
+    for row, table in enumerate(relations, start=4):
         contents.write_string(row, 0, table)
         contents.write_string(
             row,
@@ -248,60 +347,339 @@ def write_xlsx(
             "too long for Excel: use the Parquet, CSV or DuckDB file" if table in too_long else names[table],
         )
         contents.write_number(row, 2, counts[table])
+        contents.write_string(row, 3, docs[table].description)
+
+    if FORUM_TABLE in relations:
+        _forum_sheet(add_sheet(FORUM_SHEET), con, relations[FORUM_TABLE], bold, style)
+
+    dictionary = add_sheet(DICTIONARY)
+    dictionary_headers = ("Table", "Sheet", "Column", "Header", "Kind", "Type", "Description")
+    for col, (header, width) in enumerate(
+        zip(dictionary_headers, (30, 24, 30, 30, 11, 16, 100), strict=True)
+    ):
+        dictionary.set_column(col, col, width, wrap if header == "Description" else None)
+        dictionary.write_string(0, col, header, bold)
+    dictionary.freeze_panes(1, 0)
+    entry = 0
+    headers_of: dict[str, list[str]] = {}
+    for table in relations:
+        headers_of[table] = _headers(docs[table], columns[table])
+        for column, header in zip(columns[table], headers_of[table], strict=True):
+            entry += 1
+            doc = docs[table].column(column.name)
+            values = (
+                table,
+                names[table] if table not in too_long else "",
+                column.name,
+                header,
+                doc.kind if doc.kind_declared else "",
+                column.type,
+                doc.description,
+            )
+            for col, value in enumerate(values):
+                dictionary.write_string(entry, col, _ILLEGAL_XLSX.sub("\ufffd", value))
+    list_objects.append(ListObject(sheet_count, "data_dictionary", max(entry, 1), dictionary_headers))
 
     for table, relation in relations.items():
         cols = columns[table]
         if table in too_long:
             continue
-        sheet = book.add_worksheet(names[table])
+        sheet = add_sheet(names[table])
         sheet.freeze_panes(1, 0)
-        for index, column in enumerate(cols):
-            sheet.set_column(index, index, max(12, min(40, len(column.name) + 4)))
-            sheet.write_string(0, index, column.name, bold)
+        headers = headers_of[table]
+        for index, header in enumerate(headers):
+            sheet.set_column(index, index, max(12, min(40, len(header) + 4)))
+            sheet.write_string(0, index, header, bold)
         if cols:
-            sheet.autofilter(0, 0, counts[table], len(cols) - 1)
-        writers = [_cell_writer(sheet, style(_number_format(c)), quoted) for c in cols]
+            list_objects.append(
+                ListObject(sheet_count, _table_name(table), max(counts[table], 1), tuple(headers))
+            )
+        writers = _row_writer(sheet, docs[table], cols, style, quoted)
         result = con.execute(_ordered(relation, ordered))  # streamed, 10,000 rows at a time
         row = 1
         while batch := result.fetchmany(10_000):
             for values in batch:
-                for index, value in enumerate(values):
-                    if value is not None:
-                        writers[index](row, index, value)
+                writers(row, values)
                 row += 1
     book.close()
+    add_list_objects(target, list_objects)
     return {t: name for t, name in names.items() if t not in too_long}
 
 
-def _number_format(column: Column) -> str | None:
+def sheet_names(tables: Iterable[str]) -> dict[str, str]:
+    """Excel's 31-character sheet names: drop the `mart_` prefix, then cut, then number."""
+    reserved = {CONTENTS.lower(), DICTIONARY.lower(), FORUM_SHEET.lower()}
+    names: dict[str, str] = {}
+    for table in tables:
+        base = table.removeprefix("mart_")[:31]
+        name, n = base, 2
+        while name.lower() in {v.lower() for v in names.values()} or name.lower() in reserved:
+            suffix = f"~{n}"
+            name, n = base[: 31 - len(suffix)] + suffix, n + 1
+        names[table] = name
+    return names
+
+
+def _table_name(table: str) -> str:
+    """An Excel Table name: letters, digits and underscores, not starting with a digit."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", table)
+    return name if re.match(r"[A-Za-z_]", name) else f"t_{name}"
+
+
+def _headers(doc: TableDoc, columns: Sequence[Column]) -> list[str]:
+    """Human headers, each unique in its table (Excel Tables need unique headers)."""
+    headers: list[str] = []
+    for column in columns:
+        header = doc.column(column.name).label if column.name in doc.columns else column.name
+        if header.lower() in {h.lower() for h in headers}:
+            header = column.name
+        headers.append(header)
+    return headers
+
+
+def number_format(kind: str, column: Column) -> str | None:
+    """The cell format for a column of this kind (a number of undeclared kind: by its type)."""
     places = column.decimal_places
+    if kind in ("count", "fte") and places:
+        return "#,##0." + "0" * places
+    if kind in KIND_FORMATS:
+        return KIND_FORMATS[kind]
+    if column.type == "DATE":
+        return KIND_FORMATS["date"]
+    if column.type.startswith("TIMESTAMP"):
+        return KIND_FORMATS["timestamp"]
     if places == 2:
         return _MONEY
     if places is not None:
         return "#,##0." + "0" * places if places else "#,##0"
-    if column.type == "DATE":
-        return "yyyy-mm-dd"
-    if column.type.startswith("TIMESTAMP"):
-        return "yyyy-mm-dd hh:mm:ss"
     return None
 
 
-def _cell_writer(sheet: Any, number_style: Any, quoted: Any) -> Any:
-    """One writer per column: text stays text, numbers and dates get the column's format."""
+def _row_writer(sheet: Any, doc: TableDoc, columns: Sequence[Column], style: Any, quoted: Any) -> Any:
+    """Writes one row: text stays text, numbers and dates get their kind's format.
 
-    def write(row: int, col: int, value: Any) -> None:
-        if isinstance(value, str):
-            text = _ILLEGAL_XLSX.sub("\ufffd", value)
-            sheet.write_string(row, col, text, quoted if looks_like_formula(text) else None)
-        elif isinstance(value, bool):
-            sheet.write_boolean(row, col, value)
-        elif isinstance(value, (int, float, Decimal)):
-            sheet.write_number(row, col, value, number_style)
-        elif isinstance(value, datetime):
-            sheet.write_datetime(row, col, value.replace(tzinfo=None), number_style)
-        elif isinstance(value, date):
-            sheet.write_datetime(row, col, datetime.combine(value, time()), number_style)
-        else:
-            sheet.write_string(row, col, str(value))
+    A `by_unit` column (a KPI's target, a structure's value) is formatted by its row's
+    `unit` (days for one KPI, per cent for another).
+    """
+    kinds = [doc.column(c.name).kind if c.name in doc.columns else "" for c in columns]
+    fixed = [
+        None if k == "by_unit" else style(number_format(k, c)) for k, c in zip(kinds, columns, strict=True)
+    ]
+    names = [c.name for c in columns]
+    unit_index = names.index("unit") if "unit" in names else None
+    by_unit = {unit: style(KIND_FORMATS[kind]) for unit, kind in UNIT_KINDS.items()}
+    by_unit_columns = [i for i, k in enumerate(kinds) if k == "by_unit"]
+
+    def write(row: int, values: Sequence[Any]) -> None:
+        formats = fixed
+        if by_unit_columns:
+            unit = values[unit_index] if unit_index is not None else None
+            formats = list(fixed)
+            for i in by_unit_columns:
+                formats[i] = by_unit.get(str(unit)) or style(number_format("number", columns[i]))
+        for col, value in enumerate(values):
+            if value is not None:
+                _write_cell(sheet, row, col, value, formats[col], quoted)
 
     return write
+
+
+def _write_cell(sheet: Any, row: int, col: int, value: Any, number_style: Any, quoted: Any) -> None:
+    if isinstance(value, str):
+        text = _ILLEGAL_XLSX.sub("\ufffd", value)
+        sheet.write_string(row, col, text, quoted if looks_like_formula(text) else None)
+    elif isinstance(value, bool):
+        sheet.write_boolean(row, col, value)
+    elif isinstance(value, (int, float, Decimal)):
+        sheet.write_number(row, col, value, number_style)
+    elif isinstance(value, datetime):
+        sheet.write_datetime(row, col, value.replace(tzinfo=None), number_style)
+    elif isinstance(value, date):
+        sheet.write_datetime(row, col, datetime.combine(value, time()), number_style)
+    else:
+        sheet.write_string(row, col, str(value))
+
+
+def _forum_sheet(sheet: Any, con: Any, relation: str, bold: Any, style: Any) -> None:
+    """Budget against outturn per year as the Forum's table: lines across, measures down."""
+    from stls_warehouse.reference import service_line_names
+
+    lines = service_line_names()
+    names = [c.name for c in columns_of(con, relation)]
+    traded = "traded_net" in names
+    rows = con.execute(f"select * from {relation} order by financial_year desc, service_line").fetchall()
+    by_year: dict[str, dict[str, dict[str, Any]]] = {}
+    for values in rows:
+        record = dict(zip(names, values, strict=True))
+        by_year.setdefault(str(record["financial_year"]), {})[str(record["service_line"])] = record
+    money = style(KIND_FORMATS["money"])
+    sheet.set_column(0, 0, 44)
+    sheet.set_column(1, len(lines) + 1, 16)
+    sheet.write_string(
+        0, 0, "Budget against outturn by service line, as the Schools Funding Forum's table", bold
+    )
+    sheet.write_string(
+        1,
+        0,
+        "Variance = budget less outturn: negative = overspend. Per service line before the pension "
+        "funding, in total after it. From mart_service_line_budget_outturn; values, no formulas.",
+    )
+    row = 3
+    for year, by_line in by_year.items():
+        keys = [k for k in lines if k in by_line]
+        complete = all(bool(by_line[k].get("is_complete")) for k in keys)
+        received = max(int(by_line[k].get("periods_received") or 0) for k in keys) if keys else 0
+        heading = (
+            year
+            if complete
+            else f"{year} (no ledger returns yet)"
+            if received == 0
+            else f"{year} (part year: {received} of 12 ledger periods in)"
+        )
+        sheet.write_string(row, 0, heading, bold)
+        for col, key in enumerate(keys, start=1):
+            sheet.write_string(row, col, lines[key], bold)
+        sheet.write_string(row, len(keys) + 1, "Total", bold)
+        row += 1
+
+        def total(
+            column: str, by_line: dict[str, dict[str, Any]] = by_line, keys: list[str] = keys
+        ) -> Decimal:
+            return sum((Decimal(by_line[k][column] or 0) for k in keys), Decimal("0.00"))
+
+        pension = total("pension_allocation")
+        measures: list[tuple[str, list[Any], Any]] = [
+            ("Core funding", [by_line[k]["core_budget"] for k in keys], total("core_budget")),
+            ("Outreach funding", [by_line[k]["outreach_budget"] for k in keys], total("outreach_budget")),
+            ("Pension funding", [None] * len(keys), pension),
+            ("Total budget", [by_line[k]["total_budget"] for k in keys], total("total_budget") + pension),
+            ("Outturn", [by_line[k]["outturn"] for k in keys], total("outturn")),
+        ]
+        if traded:
+            measures.append(
+                (
+                    "Traded services, net (beside the outturn)",
+                    [by_line[k]["traded_net"] for k in keys],
+                    total("traded_net"),
+                )
+            )
+        measures += [
+            (
+                "Variance (negative = overspend)",
+                [by_line[k]["variance"] for k in keys],
+                total("variance_after_pension"),
+            ),
+            (
+                "Variance after pension",
+                [by_line[k]["variance_after_pension"] for k in keys],
+                total("variance_after_pension"),
+            ),
+        ]
+        for label, values, year_total in measures:
+            sheet.write_string(row, 0, label, bold if label.startswith(("Total", "Variance")) else None)
+            for col, value in enumerate([*values, year_total], start=1):
+                if value is not None:
+                    sheet.write_number(row, col, value, money)
+            row += 1
+        row += 1
+
+
+_CONTENT_TYPE_TABLE = "application/vnd.openxmlformats-officedocument.spreadsheetml.table+xml"
+_REL_TABLE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/table"
+
+
+def add_list_objects(path: Path, list_objects: Sequence[ListObject]) -> None:
+    """Add Excel Tables to a closed XlsxWriter workbook, streaming each sheet (bounded memory).
+
+    Each table is a part `xl/tables/table<n>.xml` (its range, column names and style), a
+    relationship from its sheet, a `<tableParts>` element at the end of the sheet and a
+    content type. Nothing else in the file changes.
+    """
+    import os
+    import zipfile
+    from xml.sax.saxutils import quoteattr
+
+    if not list_objects:
+        return
+    by_sheet = {
+        f"xl/worksheets/sheet{t.sheet_number}.xml": (n, t) for n, t in enumerate(list_objects, start=1)
+    }
+    fixed_time = (1980, 1, 1, 0, 0, 0)
+    tmp = path.with_name(f".{path.name}.tables")
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            name = info.filename
+            if (
+                name.startswith("xl/worksheets/_rels/")
+                and name.replace("_rels/", "").removesuffix(".rels") in by_sheet
+            ):
+                raise ValueError(f"{path}: {name} exists; tables cannot be added beside its relationships")
+            with source.open(info) as reader, out.open(_copy_info(info), "w", force_zip64=True) as writer:
+                if name == "[Content_Types].xml":
+                    text = reader.read().decode("utf-8")
+                    overrides = "".join(
+                        f'<Override PartName="/xl/tables/table{n}.xml" ContentType="{_CONTENT_TYPE_TABLE}"/>'
+                        for n in range(1, len(list_objects) + 1)
+                    )
+                    writer.write(text.replace("</Types>", overrides + "</Types>").encode("utf-8"))
+                elif name in by_sheet:
+                    _copy_with_table_part(reader, writer)
+                else:
+                    while block := reader.read(1 << 20):
+                        writer.write(block)
+        for number, table in enumerate(list_objects, start=1):
+            ref = f"A1:{_column_letter(len(table.headers) - 1)}{table.last_row + 1}"
+            columns = "".join(
+                f'<tableColumn id="{i}" name={quoteattr(h)}/>' for i, h in enumerate(table.headers, start=1)
+            )
+            xml = (
+                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                '<table xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+                f'id="{number}" name="{table.name}" displayName="{table.name}" ref="{ref}" totalsRowShown="0">'
+                f'<autoFilter ref="{ref}"/><tableColumns count="{len(table.headers)}">{columns}</tableColumns>'
+                f'<tableStyleInfo name="{TABLE_STYLE}" showFirstColumn="0" showLastColumn="0" '
+                'showRowStripes="1" showColumnStripes="0"/></table>'
+            )
+            out.writestr(zipfile.ZipInfo(f"xl/tables/table{number}.xml", fixed_time), xml)
+            rels = (
+                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                f'<Relationship Id="rId1" Type="{_REL_TABLE}" Target="../tables/table{number}.xml"/>'
+                "</Relationships>"
+            )
+            out.writestr(
+                zipfile.ZipInfo(f"xl/worksheets/_rels/sheet{table.sheet_number}.xml.rels", fixed_time), rels
+            )
+    os.replace(tmp, path)
+
+
+def _copy_info(info: Any) -> Any:
+    import zipfile
+
+    copy = zipfile.ZipInfo(info.filename, info.date_time)
+    copy.compress_type = zipfile.ZIP_DEFLATED
+    copy.external_attr = info.external_attr
+    return copy
+
+
+def _copy_with_table_part(reader: Any, writer: Any) -> None:
+    """Copy a sheet's XML, adding `<tableParts>` just before `</worksheet>` (its last element)."""
+    closing = b"</worksheet>"
+    part = b'<tableParts count="1"><tablePart r:id="rId1"/></tableParts>'
+    held = b""
+    while block := reader.read(1 << 20):
+        held += block
+        writer.write(held[: -len(closing) * 2])
+        held = held[-len(closing) * 2 :]
+    if not held.rstrip().endswith(closing) or b"<extLst" in held:
+        raise ValueError("a worksheet does not end with </worksheet>; cannot add its table")
+    writer.write(held.rstrip()[: -len(closing)] + part + closing)
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters

@@ -56,7 +56,7 @@ _TYPES = {
     "DOUBLE": "double precision",
     "DATE": "date",
     "TIME": "time",
-    "TIMESTAMP": "timestamp",
+    "TIMESTAMP": "timestamptz",  # the warehouse's times are UTC; loaded with TimeZone = UTC
     "TIMESTAMP WITH TIME ZONE": "timestamptz",
     "UUID": "uuid",
 }
@@ -93,6 +93,7 @@ def ensure_roles(conn: Any) -> None:
                 conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
         except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
             pass  # another publisher created it at the same moment
+    _set_search_paths(conn)
     database = sql.Identifier(conn.execute("select current_database()").fetchone()[0])
     wanted = ((WRITER, "CONNECT"), (WRITER, "CREATE"), (BI_READER, "CONNECT"), (AUDITOR, "CONNECT"))
     for role, privilege in wanted:
@@ -133,9 +134,13 @@ def publish_release(url: str, release_dir: Path, manifest: dict[str, Any]) -> No
             conn.execute(f"set local role {WRITER}")
             conn.execute(f"drop schema if exists {STAGING_SCHEMA} cascade")
             conn.execute(f"create schema {STAGING_SCHEMA}")
+            conn.execute("set local timezone = 'UTC'")
             for table, entry in manifest["tables"].items():
                 _load_table(conn, release_dir / "parquet" / f"{table}.parquet", table, entry["columns"])
             _load_release_info(conn, manifest)
+            _describe_and_relate(
+                conn, {t: [c[0] for c in e["columns"]] for t, e in manifest["tables"].items()}
+            )
             _grant(conn, list(manifest["tables"]))
             _swap(conn)
             conn.commit()
@@ -183,6 +188,62 @@ def _load_table(conn: Any, parquet: Path, table: str, columns: list[list[str]]) 
                 copy.write(block)
 
 
+def _describe_and_relate(conn: Any, tables: dict[str, list[str]]) -> None:
+    """COMMENT ON every table and column (as dbt's persist_docs would), then the keys.
+
+    Primary keys (the dimensions'), unique constraints on natural keys (a mart's
+    `unique_combination_of_columns`) and foreign keys to the dimensions, from the catalogue:
+    Power BI and other tools read them to relate the tables without being told.
+    """
+    from psycopg import sql
+
+    from stls_warehouse.catalog import table_doc
+
+    def qualified(table: str) -> Any:
+        return sql.Identifier(STAGING_SCHEMA, table)
+
+    for table, columns in tables.items():
+        doc = table_doc(table)
+        if doc.description:
+            conn.execute(
+                sql.SQL("comment on table {} is {}").format(qualified(table), sql.Literal(doc.description))
+            )
+        for name in columns:
+            column = doc.columns.get(name)
+            if column is not None and column.description:
+                conn.execute(
+                    sql.SQL("comment on column {}.{} is {}").format(
+                        qualified(table), sql.Identifier(name), sql.Literal(column.description)
+                    )
+                )
+    for table, columns in tables.items():
+        doc = table_doc(table)
+        if doc.primary_key and set(doc.primary_key) <= set(columns):
+            conn.execute(
+                sql.SQL("alter table {} add primary key ({})").format(
+                    qualified(table), sql.SQL(", ").join(map(sql.Identifier, doc.primary_key))
+                )
+            )
+        for key in doc.unique_keys:
+            if set(key) <= set(columns):
+                conn.execute(
+                    sql.SQL("alter table {} add unique ({})").format(
+                        qualified(table), sql.SQL(", ").join(map(sql.Identifier, key))
+                    )
+                )
+    for table, columns in tables.items():
+        for name, target, target_column in table_doc(table).foreign_keys():
+            if name in columns and target_column in tables.get(target, []):
+                conn.execute(
+                    sql.SQL("alter table {} add foreign key ({}) references {} ({})").format(
+                        qualified(table),
+                        sql.Identifier(name),
+                        qualified(target),
+                        sql.Identifier(target_column),
+                    )
+                )
+
+
 def _load_release_info(conn: Any, manifest: dict[str, Any]) -> None:
     conn.execute(
         f"create table {STAGING_SCHEMA}.{RELEASE_INFO} (release_id text not null, published_at timestamptz "
@@ -202,6 +263,23 @@ def _load_release_info(conn: Any, manifest: dict[str, Any]) -> None:
                     entry["rows"],
                 )
             )
+
+
+def _set_search_paths(conn: Any) -> None:
+    """The readers' roles find the published tables unqualified (Power BI, Excel, psql).
+
+    A role's settings apply to sessions that log in as it: a DBA gives each BI login the
+    same with `ALTER ROLE <login> SET search_path = stls_published, public` (README).
+    """
+    wanted = f"search_path={SCHEMA}, public"
+    for role in (BI_READER, AUDITOR):
+        held = conn.execute(
+            "select 1 from pg_db_role_setting s join pg_roles r on r.oid = s.setrole "
+            "where r.rolname = %s and s.setdatabase = 0 and %s = any(s.setconfig)",
+            [role, wanted],
+        ).fetchone()
+        if not held:  # set once, as the roles are created once: a publisher needs no CREATEROLE after
+            conn.execute(f"alter role {role} set search_path = {SCHEMA}, public")
 
 
 def _grant(conn: Any, tables: list[str]) -> None:

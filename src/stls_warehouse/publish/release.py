@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from stls_warehouse.catalog import docs_fingerprint, table_doc
 from stls_warehouse.config import REPO_ROOT, Paths
 from stls_warehouse.publish import exports
 from stls_warehouse.publish.audit import (
@@ -90,7 +91,11 @@ _SUBMISSION_LEDGER_SQL = """(
 RUN_RECORD_TABLES = ("mart_data_quality_results",)
 MANIFEST_FORMAT = 2
 # Fixed reader paths under published/, each a symlink through `current`.
-LINKS = ("parquet", "csv", "stls.duckdb", "stls_finance.xlsx", "manifest.json")
+LINKS = ("parquet", "csv", "stls.duckdb", "stls_finance.xlsx", "stls_data_quality.xlsx", "manifest.json")
+# The workbooks: finance's tables, and the data quality results for auditors in their own.
+FINANCE_WORKBOOK = "stls_finance.xlsx"
+QUALITY_WORKBOOK = "stls_data_quality.xlsx"
+QUALITY_WORKBOOK_TABLES = ("mart_data_quality_results",)
 
 
 class NothingToRollBack(RuntimeError):
@@ -265,6 +270,8 @@ def _unchanged(current: dict[str, Any] | None, checksums: dict[str, tuple[int, s
         return False
     if any(v.get("checksum_rule") != CHECKSUM_RULE for v in current["tables"].values()):
         return False  # checksummed under an earlier rule: published again once, under this one
+    if any(v.get("docs") != docs_fingerprint(t) for t, v in current["tables"].items()):
+        return False  # the tables' documentation changed: every format carries it
     published = {
         t: (v["rows"], v["checksum"]) for t, v in current["tables"].items() if t not in RUN_RECORD_TABLES
     }
@@ -301,19 +308,27 @@ def _write_candidate(
                 _link_or_copy(current_dir / name, staging / name)
                 files[name] = entry
         else:
-            exports.write_parquet(con, relation, parquet)
+            exports.write_parquet(con, relation, parquet, table_doc(table))
         in_order[table] = exports.in_file_order(con, parquet, columns[table])
         if table not in reused:
             exports.write_csv(con, in_order[table], columns[table], csv, ordered=True)
     exports.write_duckdb(con, in_order, staging / "stls.duckdb", ordered=True)
-    sheets = exports.write_xlsx(
-        con,
-        in_order,
-        columns,
-        staging / "stls_finance.xlsx",
-        f"STLS published tables, release {release_id}",
-        ordered=True,
-    )
+    workbooks: dict[str, dict[str, str]] = {}
+    for workbook, title, tables in (
+        (
+            FINANCE_WORKBOOK,
+            f"STLS published tables, release {release_id}",
+            [t for t in in_order if t not in QUALITY_WORKBOOK_TABLES],
+        ),
+        (
+            QUALITY_WORKBOOK,
+            f"STLS data quality results, release {release_id}",
+            [t for t in in_order if t in QUALITY_WORKBOOK_TABLES],
+        ),
+    ):
+        workbooks[workbook] = exports.write_xlsx(
+            con, {t: in_order[t] for t in tables}, columns, staging / workbook, title, ordered=True
+        )
     for path in sorted(staging.rglob("*")):
         name = path.relative_to(staging).as_posix()
         if path.is_file() and name not in files:
@@ -331,6 +346,7 @@ def _write_candidate(
                 "checksum": checksums[t][1],
                 "checksum_rule": CHECKSUM_RULE,
                 "columns": [[c.name, c.type] for c in columns[t]],
+                "docs": docs_fingerprint(t),
             }
             for t in sources
         },
@@ -340,7 +356,8 @@ def _write_candidate(
         "export_layout": exports.EXPORT_LAYOUT,
         "duckdb_storage_version": exports.DUCKDB_STORAGE_VERSION,
         "csv_formula_guard": exports.CSV_FORMULA_GUARD,
-        "xlsx_sheets": sheets,
+        "xlsx_sheets": workbooks[FINANCE_WORKBOOK],  # the finance workbook's, as before
+        "xlsx_workbooks": workbooks,
         "returns": _returns_in_release(con),
         "inputs": _inputs(con),
     }
@@ -378,6 +395,7 @@ def _reusable_files(
             or entry.get("checksum_rule") != CHECKSUM_RULE
             or (entry["rows"], entry["checksum"]) != (rows, checksum)
             or entry["columns"] != [[c.name, c.type] for c in columns[table]]
+            or entry.get("docs") != docs_fingerprint(table)
         ):
             continue
         names = (f"parquet/{table}.parquet", f"csv/{table}.csv")

@@ -12,42 +12,43 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from stls_warehouse.catalog import kind_for_unit, table_doc
 from stls_warehouse.config import Paths
 from stls_warehouse.quality.completeness import require_year_complete, year_completeness
+from stls_warehouse.reference import category_names, service_line_names, sla_label
 from stls_warehouse.reports import charts
 from stls_warehouse.reports.document import (
+    Cell,
     Document,
     Figure,
     Heading,
     Paragraph,
     Table,
     cells,
+    display,
+    millions,
     render_html,
     render_pdf,
 )
 from stls_warehouse.reports.source import PublishedRelease
 
-LINES = (("DISTRICT", "District STLS"), ("PD", "PD STLS"), ("SENSORY", "Sensory STLS"))
+# (DISTRICT, District STLS), ...: the service lines in words, from their seed (ref_service_lines)
+LINES = tuple(service_line_names().items())
 # Variance is budget - outturn: the sign is printed with it wherever it is shown, so that an
 # underspend is never read as an overspend (KCC's monitoring reports an overspend as positive).
 VARIANCE_LABEL = "Variance (negative = overspend)"
 TRADED_LABEL = "Traded work, net (not in outturn)"
 MAX_TABLE_ROWS = 40
-_NOT_MONEY_HINTS = (
-    "pct",
-    "percent",
-    "share",
-    "rate",
-    "index",
-    "ratio",
-    "fte",
-    "score",
-    "weight",
-    "referrals",
-)
+# Columns the sections compute themselves (not a published column): their kind and header.
+COMPUTED = {"green": ("count", "Green"), "amber": ("count", "Amber"), "red": ("count", "Red")}
+# Code columns shown as words: the SLA register's names, the service lines' and categories'.
+WORDED = {"sla_code": "SLA", "service_line": "Service line", "expenditure_category": "Category"}
+# Rule and strand codes with no name in a seed: spelled out (PERCENT_OF_DIRECT_STAFFING ->
+# Percent of direct staffing); the exact code stays the cell's value.
+SPELLED_OUT = ("overhead_rule", "basis_method", "fund_strand")
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,13 @@ class Section:
     totals: bool = False  # a total row for the money columns
     reference: str | None = None  # a column whose value is drawn as a reference line
     money_chart: bool = True
+    hidden: tuple[str, ...] = ()  # columns the query needs (a unit, a flag) but the table does not show
 
 
 SECTIONS = (
     Section(
         "mart_sla_value_options",
-        "SLA value: historic budget against forecast cost (6.11)",
+        "SLA value: historic budget against forecast cost",
         "Per SLA, the historic budget against the forecast outturn at the last period of the year "
         "(actuals to date plus the projection of the remaining months).",
         "select sla_code, district, historic_budget, ytd_actual, forecast_outturn, forecast_variance, "
@@ -88,7 +90,7 @@ SECTIONS = (
     ),
     Section(
         "mart_overhead_standardisation",
-        "Overhead standardisation (6.15)",
+        "Overhead standardisation",
         "Overhead charged by each SLA holder against the standard overhead under the configured rule: "
         "which way each differs, and flagged only where the rule says it is a problem (charging more "
         "than the standard by more than its tolerance).",
@@ -100,7 +102,7 @@ SECTIONS = (
     ),
     Section(
         "mart_core_outreach_separation",
-        "Core and outreach (6.12)",
+        "Core and outreach",
         "Budget, spend and variance per SLA for the budgeted strands, with outreach money spent on core "
         "activity (and core money on outreach) made visible. Spend whose activity could not be read "
         "from its cost centre is shown as unclassified: where there is any, the crossings are only what "
@@ -122,7 +124,7 @@ SECTIONS = (
     ),
     Section(
         "mart_formula_allocation",
-        "Formula allocation against historic allocation (6.13)",
+        "Formula allocation against historic allocation",
         "Per district under the default scenario, in the first formula year from this year on: need index, "
         "formula target, historic allocation and the damped allocation with its floor and cap.",
         "select financial_year, district, area, need_index, historic_allocation, target_allocation, "
@@ -135,14 +137,16 @@ SECTIONS = (
     ),
     Section(
         "mart_inflation_scenarios",
-        "Inflation options over the SLA term (6.14)",
+        "Inflation options over the SLA term",
         "The value of all SLAs in each financial year of the term, for fixed cash and each indexation option.",
         "select option_name, financial_year, sum(financial_year_value) as financial_year_value, "
-        "sum(difference_from_fixed_cash) as difference_from_fixed_cash from {t} "
+        "sum(difference_from_fixed_cash) as difference_from_fixed_cash, "
+        "max(months_in_term) as months_in_term from {t} "
         "group by all order by option_name, financial_year",
         chart="line",
         values=("financial_year_value",),
         series="option_name",
+        hidden=("months_in_term",),
     ),
     Section(
         "mart_kpi_monthly",
@@ -153,25 +157,29 @@ SECTIONS = (
         "count(*) filter (where ytd_rag = 'RED') as red from {t} where financial_year = $fy "
         "and kpi_month = (select max(kpi_month) from {t} where financial_year = $fy) "
         "and ytd_rag is not null group by all order by kpi_code",
-        label="kpi_code",
+        label="kpi_name",
         values=("green", "amber", "red"),
         money_chart=False,
+        chart="rag",
+        hidden=("kpi_code", "unit"),
     ),
     Section(
         "mart_value_for_money",
         "Value for money",
-        "Total High Needs cost per referral, per child in intensive support and per training attendee, against the median of the district SLAs.",
+        "Total High Needs cost per referral, per child in intensive support and per training attendee, "
+        "against the median of the district SLAs.",
         "select sla_code, cost, referrals, cost_per_referral, county_median_cost_per_referral, "
-        "cost_per_child_supported, cost_per_training_attendee from {t} where financial_year = $fy order by sla_code",
+        "cost_per_child_supported, cost_per_training_attendee from {t} where financial_year = $fy "
+        "order by sla_code",
         values=("cost_per_referral",),
         reference="county_median_cost_per_referral",
     ),
     Section(
         "mart_structure_comparison",
-        "District and area structures (4.1 A)",
+        "District and area structures",
         "The finance measures rolled up to the 12 districts and to the 4 areas, side by side, with how "
         "many of the unit's SLAs each value covers.",
-        "select geography_level, geography_name, measure_name, value, slas_reporting, slas_included from {t} "
+        "select geography_level, geography_name, measure_name, unit, value from {t} "
         "where financial_year = $fy and measure_group = 'FINANCE' order by geography_level desc, "
         "geography_name, measure_code",
         label="geography_name",
@@ -186,11 +194,15 @@ def build_annual_document(release: PublishedRelease, financial_year: str) -> Doc
     doc = Document(
         title=f"STLS annual financial review {financial_year}",
         subtitle=(
-            f"For the Schools Funding Forum. {status.explain()}. Published release {release.release_id}; "
-            "money to the nearest pound."
+            f"For the Schools Funding Forum. Figures as published on {published_on(release)}. "
+            f"{status.explain()}. Money to the nearest pound."
         ),
-        footer=f"STLS finance warehouse - release {release.release_id} - every figure is read from the published tables",
+        footer=(
+            f"STLS finance warehouse, release {release.release_id}. Every figure is read from the "
+            "published tables named with each table."
+        ),
     )
+    doc.add(Paragraph(headline(release, financial_year), lead=True))
     if note := release.synthetic_note():
         doc.add(Paragraph(note))
     _budget_outturn(doc, release, financial_year)
@@ -211,6 +223,56 @@ def build_annual_document(release: PublishedRelease, financial_year: str) -> Doc
             )
         )
     return doc
+
+
+def published_on(release: PublishedRelease) -> str:
+    """`4 December 2026 at 16:53 UTC`: when the release the figures come from was published."""
+    from datetime import datetime
+
+    stamp = datetime.fromisoformat(str(release.manifest["published_at"]))
+    return f"{stamp.day} {stamp:%B %Y} at {stamp:%H:%M} UTC"
+
+
+def headline(release: PublishedRelease, fy: str) -> str:
+    """What matters in one paragraph: spend against budget with pension, and which lines overspent."""
+    rows = release.records(
+        "select * from mart_service_line_budget_outturn where financial_year = ? order by service_line", [fy]
+    )
+    if not rows:
+        return f"{fy}: the published tables hold no budget or outturn for this year."
+    budget = sum((r["total_budget"] + r["pension_allocation"] for r in rows), Decimal(0))
+    outturn = sum((r["outturn"] for r in rows), Decimal(0))
+    gap = outturn - budget
+    share = (abs(gap) / budget * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP) if budget else None
+    over = [service_line_names().get(r["service_line"], r["service_line"]) for r in rows if r["variance"] < 0]
+    if gap > 0:
+        verdict = f"{millions(gap)} ({share}%) over budget"
+    elif gap < 0:
+        verdict = f"{millions(-gap)} ({share}%) under budget"
+    else:
+        verdict = "exactly on budget"
+    if len(over) == len(rows):
+        lines = f"all {_count_word(len(rows))} service lines overspent"
+    elif over:
+        lines = f"{_join(over)} overspent; the other service lines did not"
+    else:
+        lines = "no service line overspent"
+    text = (
+        f"{fy}: the service spent {millions(outturn)} against a budget of {millions(budget)} including "
+        f"pension funding: {verdict}; {lines}."
+    )
+    traded = sum((r.get("traded_net") or Decimal(0) for r in rows), Decimal(0))
+    if traded:
+        text += f" Traded services, paid for by their buyers, netted {millions(traded)} beside this."
+    return text
+
+
+def _count_word(n: int) -> str:
+    return {2: "two", 3: "three", 4: "four"}.get(n, str(n))
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def write_annual_report(home: Paths, financial_year: str) -> dict[str, Any]:
@@ -240,12 +302,10 @@ def write_annual_report(home: Paths, financial_year: str) -> dict[str, Any]:
 
 
 def _budget_outturn(doc: Document, release: PublishedRelease, fy: str) -> None:
-    rows = release.records(
-        "select * from mart_service_line_budget_outturn where financial_year = ?",
-        [fy],
-    )
+    rows = release.records("select * from mart_service_line_budget_outturn where financial_year = ?", [fy])
+    names = service_line_names()
     by_line = {r["service_line"]: r for r in rows}
-    keys = [k for k, _ in LINES if k in by_line]
+    keys = [k for k in names if k in by_line]
 
     def total(column: str) -> Decimal:
         return sum((by_line[k][column] for k in keys), Decimal("0.00"))
@@ -266,17 +326,18 @@ def _budget_outturn(doc: Document, release: PublishedRelease, fy: str) -> None:
         ),
         cells(["Outturn (High Needs)", *(by_line[k]["outturn"] for k in keys), total("outturn")], kinds),
         cells(
-            [VARIANCE_LABEL, *(by_line[k]["variance"] for k in keys), total("variance_after_pension")],
+            [
+                "Variance (negative = overspend)",
+                *(by_line[k]["variance"] for k in keys),
+                total("variance_after_pension"),
+            ],
             kinds,
         ),
     ]
-    has_traded = all("traded_net" in by_line[k] for k in keys)
-    if has_traded:
+    traded = "traded_net" in (rows[0] if rows else {})
+    if traded:
         table.append(
-            cells(
-                [TRADED_LABEL, *(by_line[k]["traded_net"] for k in keys), total("traded_net")],
-                kinds,
-            )
+            cells([TRADED_LABEL, *(by_line[k]["traded_net"] for k in keys), total("traded_net")], kinds)
         )
     doc.add(Heading("Budget against outturn"))
     doc.add(
@@ -288,7 +349,7 @@ def _budget_outturn(doc: Document, release: PublishedRelease, fy: str) -> None:
             + (
                 " Traded work (chargeable bespoke training) is paid for by its buyers: its net amount is "
                 "shown on its own line, costs positive and income negative, and is not in the outturn."
-                if has_traded
+                if traded
                 else ""
             )
         )
@@ -304,24 +365,18 @@ def _budget_outturn(doc: Document, release: PublishedRelease, fy: str) -> None:
     if unallocated is not None:
         doc.add(
             Paragraph(
-                f"Pension funding not allocated: £{unallocated:,.0f}. The year it is shared by (its basis "
-                "year) has no ledger returns in the warehouse, so it is not shared between the service "
-                "lines (the data quality results carry the warning); the variance after pension does not "
-                "include it.",
+                f"Pension funding not allocated: {display(unallocated, 'money')}. The year it is shared by "
+                "(its basis year) has no ledger returns in the warehouse, so it is not shared between the "
+                "service lines (the data quality results carry the warning); the variance after pension "
+                "does not include it.",
                 note=True,
             )
         )
+    header = [fy, *(names[k] for k in keys), "Total"]
+    doc.add(Table(header, table, source="mart_service_line_budget_outturn", total_rows=3 if traded else 2))
     doc.add(
         Table(
-            ["", *(dict(LINES)[k] for k in keys), "Total"],
-            table,
-            source="mart_service_line_budget_outturn",
-            total_rows=4 if has_traded else 3,
-        )
-    )
-    doc.add(
-        Table(
-            ["", *(dict(LINES)[k] for k in keys), "Total"],
+            header,
             [
                 cells(
                     ["Pension funding allocated", *(by_line[k]["pension_allocation"] for k in keys), pension],
@@ -348,21 +403,24 @@ def _budget_outturn(doc: Document, release: PublishedRelease, fy: str) -> None:
             caption="The pension funding shared between the service lines",
         )
     )
-    labels = [dict(LINES)[k] for k in keys]
+    labels = [names[k] for k in keys]
+    with_pension = [by_line[k]["total_budget"] + by_line[k]["pension_allocation"] for k in keys]
+    outturns = [by_line[k]["outturn"] for k in keys]
     doc.add(
         Figure(
             charts.bar_chart(
                 labels,
-                {
-                    "Budget incl. pension": [
-                        by_line[k]["total_budget"] + by_line[k]["pension_allocation"] for k in keys
-                    ],
-                    "Outturn (High Needs)": [by_line[k]["outturn"] for k in keys],
-                },
+                {"Budget including pension": with_pension, "Outturn": outturns},
                 f"Budget and outturn by service line, {fy}",
             ),
             "Budget (with the line's pension allocation) against outturn per service line.",
             source="mart_service_line_budget_outturn",
+            alt=f"Bar chart of budget including pension against outturn, {fy}: "
+            + "; ".join(
+                f"{label} budget {display(b, 'money')}, outturn {display(o, 'money')}"
+                for label, b, o in zip(labels, with_pension, outturns, strict=True)
+            )
+            + ".",
         )
     )
 
@@ -373,53 +431,116 @@ def _expenditure(doc: Document, release: PublishedRelease, fy: str) -> None:
         "where financial_year = ? order by service_line, expenditure_category",
         [fy],
     )
+    lines, categories_in_words = service_line_names(), category_names()
+    order = list(categories_in_words)
+    rows.sort(
+        key=lambda r: (
+            list(lines).index(r["service_line"]) if r["service_line"] in lines else 99,
+            order.index(r["expenditure_category"]) if r["expenditure_category"] in order else 99,
+        )
+    )
     doc.add(Heading("Expenditure breakdown"))
     doc.add(
         Paragraph(
             "Spend per service line by expenditure category (income excluded), with each category's share."
         )
     )
-    kinds = ["text", "text", "money", "percent"]
+    kinds = ["text", "text", "money", "percentage"]
     doc.add(
         Table(
-            ["Service line", "Category", "Amount", "Share of line"],
+            ["Service line", "Category", "Amount", "Share of the line's spend"],
             [
-                cells([r["service_line"], r["expenditure_category"], r["amount"], r["share_pct"]], kinds)
+                cells(
+                    [
+                        Worded(r["service_line"], lines.get(r["service_line"], r["service_line"])),
+                        Worded(
+                            r["expenditure_category"],
+                            categories_in_words.get(r["expenditure_category"], r["expenditure_category"]),
+                        ),
+                        r["amount"],
+                        r["share_pct"],
+                    ],
+                    kinds,
+                )
                 for r in rows
             ],
             source="mart_expenditure_breakdown",
         )
     )
-    categories = sorted({r["expenditure_category"] for r in rows})
-    lines = [k for k, _ in LINES if any(r["service_line"] == k for r in rows)]
+    categories = [c for c in order if any(r["expenditure_category"] == c for r in rows)]
+    present = [k for k in lines if any(r["service_line"] == k for r in rows)]
     amounts = {(r["service_line"], r["expenditure_category"]): r["amount"] for r in rows}
     doc.add(
         Figure(
             charts.bar_chart(
-                [c.replace("_", " ").title() for c in categories],
-                {dict(LINES)[line]: [amounts.get((line, c), 0) for c in categories] for line in lines},
+                [categories_in_words[c] for c in categories],
+                {lines[line]: [amounts.get((line, c), 0) for c in categories] for line in present},
                 f"Expenditure by category, {fy}",
             ),
             "Spend by expenditure category and service line.",
             source="mart_expenditure_breakdown",
+            alt=f"Bar chart of spend by expenditure category for each service line, {fy}: "
+            + "; ".join(
+                f"{lines[line]}: "
+                + ", ".join(
+                    f"{categories_in_words[c]} {display(amounts.get((line, c)), 'money')}" for c in categories
+                )
+                for line in present
+            )
+            + ".",
         )
     )
+
+
+class Worded(str):
+    """A code shown as words (`Ashford STLS (ASH)`) whose exact value stays the code."""
+
+    code: str
+
+    def __new__(cls, code: str, words: str) -> Worded:
+        made = super().__new__(cls, words)
+        made.code = code
+        return made
 
 
 # --- optional sections -----------------------------------------------------------------
 
 
-def _kind(name: str, values: list[Any]) -> str:
-    sample = next((v for v in values if v is not None), None)
-    if isinstance(sample, bool) or sample is None or isinstance(sample, str):
-        return "text"
-    if isinstance(sample, int):
-        return "count"
-    if isinstance(sample, Decimal):
-        if sample.as_tuple().exponent == -2 and not any(h in name for h in _NOT_MONEY_HINTS):
-            return "money"
-        return "number"
-    return "text"
+def _word(column: str, value: Any) -> Any:
+    if value is not None and column in SPELLED_OUT:
+        return Worded(value, str(value).replace("_", " ").capitalize())
+    if value is None or column not in WORDED:
+        return value
+    if column == "sla_code":
+        return Worded(value, sla_label(value))
+    if column == "service_line":
+        return Worded(value, service_line_names().get(value, value))
+    return Worded(value, category_names().get(value, value))
+
+
+def _column_kind(table: str, column: str) -> str:
+    if column in COMPUTED:
+        return COMPUTED[column][0]
+    doc = table_doc(table).column(column)
+    return doc.kind
+
+
+def _header(table: str, column: str) -> str:
+    if column in COMPUTED:
+        return COMPUTED[column][1]
+    if column in WORDED:
+        return WORDED[column]
+    return table_doc(table).column(column).label
+
+
+def _row_cells(table: str, columns: list[str], row: dict[str, Any]) -> list[Cell]:
+    out = []
+    for column in columns:
+        kind = _column_kind(table, column)
+        if kind == "by_unit":
+            kind = kind_for_unit(row.get("unit"))
+        out.append(Cell(_word(column, row[column]), kind))
+    return out
 
 
 def _section_rows(release: PublishedRelease, section: Section, fy: str) -> tuple[list[dict[str, Any]], str]:
@@ -454,9 +575,9 @@ def _optional_section(doc: Document, release: PublishedRelease, section: Section
         for group, members in groups.items():
             _pivot_group(doc, section, group, members, fy)
         return
-    columns = list(rows[0])[:10]
-    kinds = [_kind(c, [r[c] for r in rows]) for c in columns]
-    body = [cells([r[c] for c in columns], kinds) for r in rows[:MAX_TABLE_ROWS]]
+    columns = [c for c in rows[0] if c not in section.hidden][:10]
+    body = [_row_cells(section.table, columns, r) for r in rows[:MAX_TABLE_ROWS]]
+    kinds = [_column_kind(section.table, c) for c in columns]
     total_rows = 0
     if section.totals and len(rows) <= MAX_TABLE_ROWS and "money" in kinds:
         total = [
@@ -464,9 +585,11 @@ def _optional_section(doc: Document, release: PublishedRelease, section: Section
             for c, k in zip(columns, kinds, strict=True)
         ]
         total[0] = "Total"
-        body.append(cells(total, ["text", *kinds[1:]]))
+        body.append(cells(total, ["text", *(k if k == "money" else "text" for k in kinds[1:])]))
         total_rows = 1
-    doc.add(Table([c.replace("_", " ") for c in columns], body, source=section.table, total_rows=total_rows))
+    doc.add(
+        Table([_header(section.table, c) for c in columns], body, source=section.table, total_rows=total_rows)
+    )
     if len(rows) > MAX_TABLE_ROWS:
         doc.add(
             Paragraph(
@@ -485,26 +608,53 @@ def _pivot_group(doc: Document, section: Section, group: Any, rows: list[dict[st
     measures = list(dict.fromkeys(r["measure_name"] for r in rows))[:8]
     units = list(dict.fromkeys(r[section.label] for r in rows))
     values = {(r[section.label], r["measure_name"]): r["value"] for r in rows}
-    kinds = ["text"] + [
-        _kind(m.lower().replace(" ", "_"), [values.get((u, m)) for u in units]) for m in measures
-    ]
+    unit_of = {r["measure_name"]: r.get("unit") for r in rows}
+    kinds = ["text"] + [kind_for_unit(unit_of[m]) for m in measures]
     body = [cells([unit, *(values.get((unit, m)) for m in measures)], kinds) for unit in units]
-    doc.add(
-        Table([str(group).title(), *measures], body, source=section.table, caption=f"By {str(group).lower()}")
-    )
-    charted = measures[:2]
+    level = str(group).lower()
+    doc.add(Table([str(group).title(), *measures], body, source=section.table, caption=f"By {level}"))
+    charted = [m for m in measures if kind_for_unit(unit_of[m]) == "money"][:2]
+    if not charted:
+        return
     png = charts.bar_chart(
         [str(u) for u in units],
         {m: [values.get((u, m)) or 0 for u in units] for m in charted},
-        f"{', '.join(charted)} by {str(group).lower()}, {fy}",
+        f"{' and '.join(charted)} by {level}, {fy}",
     )
-    doc.add(Figure(png, f"{', '.join(charted)} by {str(group).lower()}.", section.table))
+    doc.add(
+        Figure(
+            png,
+            f"{' and '.join(charted)} by {level}.",
+            section.table,
+            alt=f"Bar chart of {' and '.join(charted).lower()} for each {level}, {fy}: "
+            + "; ".join(
+                f"{u} " + ", ".join(display(values.get((u, m)), "money") for m in charted) for u in units
+            )
+            + ".",
+        )
+    )
 
 
 def _chart(section: Section, rows: list[dict[str, Any]], fy: str) -> Figure | None:
     values = [v for v in section.values if v in rows[0]]
     if section.chart == "none" or not values:
         return None
+    if section.chart == "rag":
+        names = [str(r[section.label]) for r in rows]
+        counts = {name.title(): [int(r[name] or 0) for r in rows] for name in ("red", "amber", "green")}
+        png = charts.rag_chart(names, counts, f"KPIs: SLAs red, amber and green, year to date, {fy}")
+        alt = (
+            f"Bar chart of how many SLAs are red, amber and green on each KPI, year to date, {fy}: "
+            + "; ".join(
+                f"{r[section.label]}: {r['red']} red, {r['amber']} amber, {r['green']} green" for r in rows
+            )
+        )
+        return Figure(
+            png,
+            "SLAs red, amber and green on each KPI (R, A, G and the count on each bar).",
+            section.table,
+            alt=alt + ".",
+        )
     if section.chart == "line":
         xs = sorted({str(r[section.x]) for r in rows})
         names = sorted({str(r[section.series]) for r in rows}) if section.series else [values[0]]
@@ -515,20 +665,45 @@ def _chart(section: Section, rows: list[dict[str, Any]], fy: str) -> Figure | No
                 if section.series is None or str(r[section.series]) == name:
                     totals[str(r[section.x])] += r[values[0]] or 0
             series[name] = [totals[x] for x in xs]
-        title = f"{values[0].replace('_', ' ')} by {section.x.replace('_', ' ')}"
-        png = charts.line_chart(xs, series, title, money=section.money_chart)
-        return Figure(png, f"{title}.", section.table)
-    labels = list(dict.fromkeys(str(r[section.label]) for r in rows))
+        months = {str(r[section.x]): r.get("months_in_term") for r in rows}
+        part_years = {x: f"part year: {m} months" for x, m in months.items() if m is not None and m < 12}
+        label = _header(section.table, values[0])
+        title = f"{label} by financial year, each option"
+        png = charts.line_chart(xs, series, title, money=section.money_chart, part_years=part_years)
+        caption = f"{label} by financial year for each option."
+        if part_years:
+            caption += (
+                " Shaded years are part years of the term ("
+                + ", ".join(f"{x}: {m}" for x, m in part_years.items())
+                + "), so their values are lower."
+            )
+        alt = f"Line chart of {label.lower()} by financial year for each option: " + "; ".join(
+            f"{name} " + ", ".join(f"{x} {display(v, 'money')}" for x, v in zip(xs, vals, strict=True))
+            for name, vals in series.items()
+        )
+        return Figure(png, caption, section.table, alt=alt + ".")
+    labels = list(dict.fromkeys(str(_word(section.label, r[section.label])) for r in rows))
     bars: dict[str, list[Any]] = {}
     for value in values:
         sums = dict.fromkeys(labels, Decimal(0))
         for r in rows:
-            sums[str(r[section.label])] += r[value] or 0
-        bars[value.replace("_", " ")] = [sums[label] for label in labels]
+            sums[str(_word(section.label, r[section.label]))] += r[value] or 0
+        bars[_header(section.table, value)] = [sums[label] for label in labels]
     reference = None
     if section.reference and rows[0].get(section.reference) is not None:
-        reference = (section.reference.replace("_", " "), rows[0][section.reference])
+        reference = (_header(section.table, section.reference), rows[0][section.reference])
     png = charts.bar_chart(
         labels, bars, f"{section.title}, {fy}", money=section.money_chart, reference=reference
     )
-    return Figure(png, f"{', '.join(bars)} by {section.label.replace('_', ' ')}.", section.table)
+    what = " and ".join(bars).lower()
+    alt = f"Bar chart of {what} for each {_header(section.table, section.label).lower()}, {fy}: " + "; ".join(
+        f"{label} " + ", ".join(display(bars[b][i], "money") for b in bars) for i, label in enumerate(labels)
+    )
+    if reference is not None:
+        alt += f"; dashed line: {reference[0].lower()} {display(reference[1], 'money')}"
+    return Figure(
+        png,
+        f"{', '.join(bars)} by {_header(section.table, section.label).lower()}.",
+        section.table,
+        alt=alt + ".",
+    )

@@ -12,14 +12,26 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 from stls_warehouse.config import Paths
 from stls_warehouse.periods import LedgerPeriod, financial_year_of, parse_financial_year
+from stls_warehouse.reference import service_line_names, sla_label, slas
 from stls_warehouse.reports import charts
-from stls_warehouse.reports.document import Document, Figure, Heading, Paragraph, Table, cells, render_html
+from stls_warehouse.reports.annual import Worded
+from stls_warehouse.reports.document import (
+    Document,
+    Figure,
+    Heading,
+    Paragraph,
+    Table,
+    cells,
+    display,
+    millions,
+    render_html,
+)
 from stls_warehouse.reports.source import PublishedRelease
 
 STATUSES = ("ACCEPTED", "REJECTED", "MISSING", "OVERDUE", "WAIVED")
@@ -119,21 +131,45 @@ def _month_name(period: LedgerPeriod) -> str:
 HIGH_NEEDS = "fund_strand <> 'TRADED'"
 
 
+class NoDataForPeriod(BadPeriod):
+    """The published release holds nothing for the period asked for: no report is written."""
+
+
 def _document(release: PublishedRelease, period: LedgerPeriod) -> Document:
+    from stls_warehouse.reports.annual import published_on
+
     fy = period.financial_year
+    (lines_so_far,) = release.rows(
+        "select count(*) from fct_ledger_lines where financial_year = ? and period <= ?", [fy, period.period]
+    )[0]
+    ledger_keys, kpi_keys = _due_keys(period)
+    (received,) = release.rows(
+        "select count(*) from mart_return_status where status in ('ACCEPTED', 'REJECTED', 'WAIVED') "
+        "and list_contains(?, period_key)",
+        [ledger_keys + kpi_keys],
+    )[0]
+    if not lines_so_far and not received:
+        raise NoDataForPeriod(
+            f"the published release ({release.release_id}) holds no ledger line and no return received for "
+            f"{fy} up to P{period.period:02d}: nothing to report for {period.key}"
+        )
     as_of = release.rows("select cast(max(status_as_of) as varchar) from mart_return_status")[0][0]
     doc = Document(
-        title=f"STLS monthly report: {fy} P{period.period:02d} ({_month_name(period)})",
+        title=f"STLS monthly report: {_month_name(period)} ({fy} P{period.period:02d})",
         subtitle=(
-            f"Returns and spend up to the end of {_month_name(period)}. Return status judged as at {as_of}. "
-            f"Published release {release.release_id}."
+            f"Spend and returns up to the end of {_month_name(period)}, as published on {published_on(release)}; "
+            f"return status judged as at {as_of}. Read from the release current when the report was written: "
+            "a past period shows the figures as that release holds them, later resubmissions included."
         ),
-        footer=f"STLS finance warehouse - release {release.release_id} - every figure is read from the published tables",
+        footer=(
+            f"STLS finance warehouse, release {release.release_id}. Every figure is read from the published "
+            "tables named with each table."
+        ),
     )
     if note := release.synthetic_note():
         doc.add(Paragraph(note))
-    _return_status(doc, release, period)
     _spend(doc, release, period)
+    _return_status(doc, release, period)
     return doc
 
 
@@ -163,33 +199,38 @@ def _return_status(doc: Document, release: PublishedRelease, period: LedgerPerio
         by_sla[sla][status] = by_sla[sla].get(status, 0) + 1
         if key in (ledger_keys[-1], kpi_keys[-1]):
             this_period[(sla, return_type)] = status
-    doc.add(Heading("Return status by SLA"))
+    doc.add(Heading("Returns received"))
     doc.add(
         Paragraph(
             f"Ledger returns P01 to P{period.period:02d} and KPI returns {kpi_keys[0]} to {kpi_keys[-1]}: "
-            "ACCEPTED returns have been received and passed every check; REJECTED were received and failed "
-            "a check (the school has its rejection report); MISSING are not yet due; OVERDUE are past their "
-            "due date with nothing accepted; WAIVED were excused by finance."
+            "Accepted returns have been received and passed every check; Rejected were received and failed "
+            "a check (the school has its rejection report); Missing are not yet due; Overdue are past their "
+            "due date with nothing accepted; Waived were excused by finance."
         )
     )
     kinds = ["text"] + ["count"] * len(STATUSES) + ["text", "text"]
     table_rows = [
         cells(
             [
-                sla,
+                Worded(sla, sla_label(sla)),
                 *(counts.get(s, 0) for s in STATUSES),
-                this_period.get((sla, "ledger")),
-                this_period.get((sla, "kpi")),
+                _status_word(this_period.get((sla, "ledger"))),
+                _status_word(this_period.get((sla, "kpi"))),
             ],
             kinds,
         )
-        for sla, counts in sorted(by_sla.items())
+        for sla, counts in sorted(by_sla.items(), key=lambda item: sla_label(item[0]))
     ]
     totals = [sum(c.get(s, 0) for c in by_sla.values()) for s in STATUSES]
     table_rows.append(cells(["All SLAs", *totals, None, None], kinds))
     doc.add(
         Table(
-            ["SLA", *(s.title() for s in STATUSES), f"P{period.period:02d} ledger", f"{kpi_keys[-1]} KPI"],
+            [
+                "SLA",
+                *(s.title() for s in STATUSES),
+                f"P{period.period:02d} ledger",
+                f"{_month_name(period)} KPI",
+            ],
             table_rows,
             source="mart_return_status",
             total_rows=1,
@@ -197,9 +238,13 @@ def _return_status(doc: Document, release: PublishedRelease, period: LedgerPerio
     )
 
 
+def _status_word(status: str | None) -> str | None:
+    return status.title() if status else None
+
+
 def _spend(doc: Document, release: PublishedRelease, period: LedgerPeriod) -> None:
     fy = period.financial_year
-    doc.add(Heading("Year-to-date spend against budget and forecast"))
+    p = f"P{period.period:02d}"
     ytd = dict(
         release.rows(
             "select sla_code, sum(amount) from fct_ledger_lines where financial_year = ? and period <= ? "
@@ -207,72 +252,120 @@ def _spend(doc: Document, release: PublishedRelease, period: LedgerPeriod) -> No
             [fy, period.period],
         )
     )
-    lines = release.records(
-        "select * from mart_service_line_budget_outturn where financial_year = ? order by service_line",
+    forecast = _forecast_by_sla(release, period)
+    by_sla: dict[str, tuple[Any, Any, Any]] = dict(forecast or {})
+    names = service_line_names()
+    line_of = {code: sla.service_line for code, sla in slas().items()}
+    budgets = release.records(
+        "select service_line, total_budget from mart_service_line_budget_outturn where financial_year = ?",
         [fy],
     )
-    ytd_lines = dict(
-        release.rows(
-            "select service_line, sum(amount) from fct_ledger_lines where financial_year = ? and period <= ? "
-            f"and {HIGH_NEEDS} group by service_line",
-            [fy, period.period],
+    line_budget = {r["service_line"]: r["total_budget"] for r in budgets}
+    share = Decimal(period.period) / Decimal(12)
+    zero = Decimal("0.00")
+
+    # the headline: spend to date and the forecast against the year's budget
+    spent = sum(ytd.values(), zero)
+    budget = sum(line_budget.values(), zero)
+    parts = [
+        f"{_month_name(period)} ({p}): {millions(spent)} spent so far this year against a budget of "
+        f"{millions(budget)} for the year ({_pct(spent, budget)} of it, with {_pct(share * 100, Decimal(100))} "
+        "of the year gone)"
+    ]
+    if forecast:
+        projected = sum((f[1] or zero for f in forecast.values()), zero)
+        planned = sum((f[0] or zero for f in forecast.values()), zero)
+        gap = projected - planned
+        verdict = (
+            f"{millions(gap)} over budget"
+            if gap > 0
+            else f"{millions(-gap)} under budget"
+            if gap < 0
+            else "on budget"
+        )
+        over = sum(1 for f in forecast.values() if (f[1] or zero) > (f[0] or zero))
+        parts.append(
+            f"the forecast for the year is {millions(projected)} against {millions(planned)}, {verdict}; "
+            f"{over} of {len(forecast)} SLAs are forecast to overspend"
+        )
+    doc.add(Paragraph("; ".join(parts) + ".", lead=True))
+
+    doc.add(Heading("Spend against budget"))
+    doc.add(
+        Paragraph(
+            f"Spend to the end of {p} against the year's budget (and a straight-line share of it to {p}), "
+            "and the forecast for the year (actuals to date plus the projection of the remaining months). "
+            "Variance = budget less forecast: negative = overspend."
         )
     )
-    share = Decimal(period.period) / Decimal(12)
-    kinds = ["text", "money", "money", "money", "money", "money", "count"]
-    rows = [
+    line_rows = []
+    totals = [zero] * 5
+    for key, name in names.items():
+        if key not in line_budget:
+            continue
+        members = [s for s, line in line_of.items() if line == key]
+        spend = sum((ytd.get(s, zero) for s in members), zero)
+        year_forecast = sum((by_sla.get(s, (None, zero, None))[1] or zero for s in members), zero)
+        values = [
+            line_budget[key],
+            (line_budget[key] * share).quantize(Decimal("0.01")),
+            spend,
+            year_forecast if forecast else None,
+            (line_budget[key] - year_forecast) if forecast else None,
+        ]
+        totals = [t + (v or zero) for t, v in zip(totals, values, strict=True)]
+        line_rows.append(cells([Worded(key, name), *values], ["text"] + ["money"] * 5))
+    line_rows.append(
         cells(
-            [
-                line["service_line"],
-                line["total_budget"],
-                (line["total_budget"] * share).quantize(Decimal("0.01")),
-                ytd_lines.get(line["service_line"], Decimal("0.00")),
-                line["outturn"],
-                line.get("traded_net"),
-                line["periods_received"],
-            ],
-            kinds,
+            ["All service lines", *(t if forecast or i < 3 else None for i, t in enumerate(totals))],
+            ["text"] + ["money"] * 5,
         )
-        for line in lines
-    ]
+    )
     doc.add(
         Table(
             [
                 "Service line",
                 "Budget for the year",
-                f"Budget to P{period.period:02d} (straight line)",
-                f"Spend to P{period.period:02d}",
-                "Spend so far (all periods received)",
-                "Traded work, net (not in spend)",
-                "Periods received",
+                f"Budget to {p} (straight line)",
+                f"Spend to {p}",
+                "Forecast for the year",
+                "Variance (negative = overspend)",
             ],
-            rows,
-            source="mart_service_line_budget_outturn, fct_ledger_lines",
+            line_rows,
+            source="mart_service_line_budget_outturn, fct_ledger_lines"
+            + (f", {forecast.source}" if forecast else ""),
             caption="By service line",
+            total_rows=1,
         )
     )
-    forecast = _forecast_by_sla(release, period)
-    slas = sorted(set(ytd) | set(forecast or {}))
-    kinds = ["text", "money", "money", "money", "money"]
+    slas_shown = sorted(set(ytd) | set(forecast or {}), key=sla_label)
     sla_rows = []
-    for sla in slas:
-        budget, projected, variance = (
-            forecast.get(sla, (None, None, None)) if forecast is not None else (None,) * 3
+    sla_totals = [zero] * 4
+    for sla in slas_shown:
+        planned, projected, variance = by_sla.get(sla, (None, None, None))
+        values = [ytd.get(sla, zero), planned, projected, variance]
+        sla_totals = [t + (v or zero) for t, v in zip(sla_totals, values, strict=True)]
+        sla_rows.append(cells([Worded(sla, sla_label(sla)), *values], ["text"] + ["money"] * 4))
+    sla_rows.append(
+        cells(
+            ["All SLAs", *(t if forecast or i == 0 else None for i, t in enumerate(sla_totals))],
+            ["text"] + ["money"] * 4,
         )
-        sla_rows.append(cells([sla, ytd.get(sla, Decimal("0.00")), budget, projected, variance], kinds))
+    )
     source = "fct_ledger_lines" + (f", {forecast.source}" if forecast else "")
     doc.add(
         Table(
             [
                 "SLA",
-                f"Spend to P{period.period:02d}",
+                f"Spend to {p}",
                 "Budget for the year",
                 "Forecast for the year",
-                "Variance: budget - forecast (negative = overspend)",
+                "Variance (negative = overspend)",
             ],
             sla_rows,
             source=source,
             caption="By SLA",
+            total_rows=1,
         )
     )
     if forecast is None:
@@ -284,22 +377,36 @@ def _spend(doc: Document, release: PublishedRelease, period: LedgerPeriod) -> No
                 note=True,
             )
         )
+    labels = [sla_label(s) for s in slas_shown]
+    series: dict[str, list[Any]] = {}
+    if forecast:
+        series["Budget for the year"] = [forecast.get(s, (0, 0, 0))[0] or 0 for s in slas_shown]
+        series["Forecast for the year"] = [forecast.get(s, (0, 0, 0))[1] or 0 for s in slas_shown]
+    series[f"Spend to {p}"] = [ytd.get(s, 0) for s in slas_shown]
     doc.add(
         Figure(
-            charts.bar_chart(
-                slas,
-                {f"Spend to P{period.period:02d}": [ytd.get(s, 0) for s in slas]}
-                | (
-                    {"Forecast for the year": [forecast.get(s, (0, 0, 0))[1] for s in slas]}
-                    if forecast
-                    else {}
-                ),
-                f"Spend to P{period.period:02d} by SLA, {fy}",
-            ),
-            f"Year-to-date spend by SLA{' against the forecast for the year' if forecast else ''}.",
+            charts.bar_chart(labels, series, f"Budget, forecast and spend to {p} by SLA, {fy}"),
+            f"Each SLA's budget for the year, its forecast for the year and its spend to {p}."
+            if forecast
+            else f"Spend to {p} by SLA.",
             source=source,
+            alt=f"Bar chart by SLA, {fy}: "
+            + "; ".join(
+                f"{label} "
+                + ", ".join(
+                    f"{name.lower()} {display(values[i], 'money')}" for name, values in series.items()
+                )
+                for i, label in enumerate(labels)
+            )
+            + ".",
         )
     )
+
+
+def _pct(part: Decimal, whole: Decimal) -> str:
+    if not whole:
+        return "\u2013"
+    return f"{(part / whole * 100).quantize(Decimal('1'), rounding=ROUND_HALF_UP)}%"
 
 
 class _Forecast(dict[str, tuple[Any, Any, Any]]):

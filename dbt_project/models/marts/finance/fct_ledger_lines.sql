@@ -25,6 +25,7 @@ final as (
         is_overhead_recharge,
         file_sha256 as source_file_sha256,
         source_row,
+        line_ref,
         submission_version,
         received_at
 
