@@ -1,5 +1,5 @@
--- One row per CFR account code, with its name and the expenditure category
--- (code and words) the warehouse reports it under.
+-- One row per CFR account code, with its name, the expenditure category
+-- (code and words) the warehouse reports it under, and the dates it is valid.
 with
 
 account_codes as (
@@ -19,9 +19,12 @@ final as (
     select
         account_codes.account_code,
         account_codes.account_name,
+        account_codes.benchmarking_name,
         account_codes.expenditure_category,
         categories.category_name as expenditure_category_name,
-        categories.sort_order as category_sort_order
+        categories.sort_order as category_sort_order,
+        account_codes.valid_from,
+        account_codes.valid_to
 
     from account_codes
     left join categories
