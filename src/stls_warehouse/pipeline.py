@@ -24,10 +24,11 @@ def _run_dir(home: Paths, run_id: str) -> Path:
 @reported("route_landing")
 def route_landing() -> list[dict[str, Any]]:
     """The landing zone's files grouped by SLA: one mapped intake task per batch."""
-    from stls_warehouse.intake.landing import discover, route
+    from stls_warehouse.intake.landing import discover, route, settled
 
     home = paths().ensure()
-    batches = route(discover(home.landing))
+    arrived, _still_arriving = settled(home.landing, discover(home.landing))
+    batches = route(arrived)
     return [{"sla_code": sla, "files": files} for sla, files in batches.items()]
 
 
@@ -37,7 +38,7 @@ def intake_batch(sla_code: str, files: list[str], run_id: str) -> dict[str, Any]
     from stls_warehouse.intake.stage import stage_files
 
     home = paths().ensure()
-    summaries = stage_files(files, _run_dir(home, run_id), RawZone(home.raw))
+    summaries = stage_files(files, _run_dir(home, run_id), RawZone(home.raw), landing=home.landing)
     counts: dict[str, int] = {}
     for summary in summaries:
         counts[summary["status"]] = counts.get(summary["status"], 0) + 1
