@@ -45,13 +45,38 @@ def intake_batch(sla_code: str, files: list[str], run_id: str) -> dict[str, Any]
     return {"sla_code": sla_code, "files": len(files), "outcomes": counts}
 
 
+def restore_warehouse(home: Paths) -> dict[str, Any]:
+    """Reload what the warehouse lacks of the submission record (all of it when the warehouse
+    is missing or was recreated): never publish from a warehouse that lost its returns."""
+    from stls_warehouse.intake.record import restore_missing
+
+    return restore_missing(home.warehouse, home.raw).as_dict()
+
+
+def rebuild(*, build: bool = True) -> dict[str, Any]:
+    """`stls rebuild`: a new warehouse from the raw zone's submission record, then a full dbt build."""
+    from stls_warehouse.intake.record import rebuild as rebuild_from_record
+    from stls_warehouse.intake.record import unrecorded_receipts
+
+    home = paths().ensure()
+    restored, kept = rebuild_from_record(home.warehouse, home.raw)
+    result: dict[str, Any] = restored.as_dict() | {
+        "previous_warehouse": str(kept) if kept else None,
+        "unrecorded_receipts": unrecorded_receipts(home.raw),
+    }
+    if build:
+        result |= build_warehouse(full=True)
+    return result
+
+
 @reported("gate_returns")
 def gate_returns(run_id: str) -> dict[str, Any]:
     """Content rules on the run's staged returns (GX, one process); reads the warehouse
     read-only for each SLA's history, so the DAG runs it in the writer pool."""
     from stls_warehouse.quality.return_gates import gate_returns as run_gate
 
-    home = paths()
+    home = paths().ensure()
+    restore_warehouse(home)
     run_dir = _run_dir(home, run_id)
     if not run_dir.exists():
         return {"checks": 0, "failed": 0}
@@ -75,6 +100,7 @@ def load_returns(run_id: str) -> dict[str, Any]:
     from stls_warehouse.intake.submissions import load_staged
 
     home = paths().ensure()
+    restore_warehouse(home)
     run_dir = _run_dir(home, run_id)
     if not run_dir.exists():
         run_dir.mkdir(parents=True)
@@ -126,10 +152,12 @@ def build_warehouse(*, full: bool = False) -> dict[str, Any]:
     from stls_warehouse.warehouse import connect
 
     home = paths().ensure()
+    restored = restore_warehouse(home)  # the monthly close builds without loading first
     connect(home.warehouse).close()  # the raw tables exist even before the first return
     started = time.monotonic()
     plan = transform.build(home, full=full)
     return {
+        "restored_from_record": restored,
         "dbt_build": plan.mode,
         "dbt_build_reason": plan.reason,
         "dbt_build_seconds": round(time.monotonic() - started, 1),
@@ -151,18 +179,27 @@ def gate_warehouse(run_id: str | None = None) -> dict[str, Any]:
 def publish_release() -> dict[str, Any]:
     """Write, audit and publish the marts (files, and PostgreSQL when STLS_POSTGRES_URL is set),
     then apply the retention settings (retention.py)."""
-    from stls_warehouse.publish.release import current_manifest, postgres_url, publish
+    from stls_warehouse.publish.release import (
+        current_manifest,
+        hold_message,
+        postgres_url,
+        publication_status,
+        publish,
+    )
     from stls_warehouse.retention import apply_retention
 
     home = paths().ensure()
     before = (current_manifest(home) or {}).get("release_id")
     manifest = publish(home)
+    status = publication_status(home) or {}
     return {
         "release_id": manifest["release_id"],
         "new_release": manifest["release_id"] != before,
         "tables": {t: v["rows"] for t, v in manifest["tables"].items()},
         "targets": ["files", "postgresql"] if postgres_url() else ["files"],
         "retention": apply_retention(home),
+        "held": hold_message(status["held"]) if status.get("held") else None,
+        "repaired": status.get("repaired"),
     }
 
 

@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -185,3 +187,55 @@ def _use_seeds(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     for value in vars(reference).values():
         if hasattr(value, "cache_clear"):
             value.cache_clear()
+
+
+def test_a_crash_after_the_ledger_commits_is_completed_by_the_next_run(
+    stls_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stls_warehouse.intake import submissions as ledger
+
+    (stls_home / "landing" / "LEDGER_CAN_2021-22_P05.csv").write_bytes(b"not,a,return\n1,2,3\n")
+    (stls_home / "landing" / NAME).write_bytes(csv_bytes(ledger_rows(sla="CAN", period=6)))
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise SystemExit("killed after the commit")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ledger, "_quarantine", crash)
+        with pytest.raises(SystemExit):
+            intake_and_load("run1")
+    assert len(submissions(stls_home)) == 2  # committed
+    assert not (stls_home / "raw" / "receipts").exists()  # but nothing written after it
+    intake_and_load("run2")
+    assert len(submissions(stls_home)) == 2
+    [rejected] = [r for r in submissions(stls_home) if r[1] == "REJECTED"]
+    sha = json.loads(rejected[7]) and _sha_of(stls_home, rejected[0])
+    assert (stls_home / "quarantine" / sha / "rejection.json").exists()
+    assert (stls_home / "quarantine" / sha / "rejection.xlsx").exists()
+    receipts = list((stls_home / "raw" / "receipts").rglob("*.json"))
+    assert len(receipts) == 2
+    # The record a lost warehouse is rebuilt from was written for the batch too.
+    assert len(list((stls_home / "raw" / "record").iterdir())) == 1
+
+
+def _sha_of(home: Path, name: str) -> str:
+    import hashlib
+
+    return hashlib.sha256((home / "landing" / name).read_bytes()).hexdigest()
+
+
+def test_school_text_in_the_what_changed_page_is_escaped(stls_home: Path) -> None:
+    first = ledger_rows(sla="CAN", period=6)
+    second = [dict(r) for r in first]
+    second[0]["cost_centre"] = "[pay here](http://evil.example) <script>alert(1)</script>"
+    second[1]["line_ref"] = "| forged | cell |"
+    (stls_home / "landing" / NAME).write_bytes(csv_bytes(first))
+    intake_and_load("run1")
+    (stls_home / "landing" / "LEDGER_CAN_2021-22_P06.xlsx").write_bytes(b"")  # noise, rejected
+    (stls_home / "landing" / NAME).write_bytes(csv_bytes(second))
+    intake_and_load("run2")
+    [page] = (stls_home / "raw" / "changes").glob("*.md")
+    text = page.read_text(encoding="utf-8")
+    assert "<script>" not in text
+    assert not re.search(r"(?<!\\)\]\(http", text) and not re.search(r"(?<!\\)\| forged", text)
+    assert "\\[pay here\\](http://evil.example) &lt;script&gt;" in text

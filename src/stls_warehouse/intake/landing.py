@@ -32,6 +32,7 @@ from pathlib import Path
 
 from stls_warehouse import reference
 from stls_warehouse.files import write_atomically
+from stls_warehouse.text import safe_text
 
 UNROUTED = "UNROUTED"
 # Uploads through the returns service: landing/uploads/<upload id>/<the school's file name>,
@@ -215,8 +216,9 @@ def settled(
 
 
 def display(path: Path | str) -> str:
-    """A path as text for messages (bytes that are not UTF-8 shown as U+FFFD)."""
-    return os.fsencode(path).decode("utf-8", "replace")
+    """A path or name as text that can be stored anywhere: bytes that are not UTF-8, and
+    control characters, shown as U+FFFD (the name receipts and the ledger record)."""
+    return safe_text(os.fsencode(path).decode("utf-8", "replace"))
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,9 @@ def stage_files(
 
 def display_name(name: str) -> str:
     """The file's name as text that can be stored anywhere (undecodable bytes shown as U+FFFD)."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    from stls_warehouse.intake.landing import display
+
+    return display(name)
 
 
 def _sha256(data: bytes) -> str:
