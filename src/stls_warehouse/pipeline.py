@@ -27,9 +27,38 @@ def route_landing() -> list[dict[str, Any]]:
     from stls_warehouse.intake.landing import discover, route, settled
 
     home = paths().ensure()
+    clean_work(home)
     arrived, _still_arriving = settled(home.landing, discover(home.landing))
     batches = route(arrived)
     return [{"sla_code": sla, "files": files} for sla, files in batches.items()]
+
+
+WORK_LEFTOVER_SECONDS = 24 * 3600  # far longer than any run (every task has a time limit)
+
+
+def clean_work(home: Paths, *, older_than: float = WORK_LEFTOVER_SECONDS) -> list[str]:
+    """Remove run folders under work/ that a run which died left behind. A run's folder lives
+    from its intake to its load; one untouched for a day belongs to no live run (its files
+    have no receipts, so the next run reads them again)."""
+    import logging
+    import time
+
+    removed: list[str] = []
+    if not home.work.is_dir():
+        return removed
+    cutoff = time.time() - older_than
+    for folder in home.work.iterdir():
+        if folder.name.startswith(".") or not folder.is_dir() or folder.is_symlink():
+            continue
+        newest = max((p.stat().st_mtime for p in folder.rglob("*")), default=folder.stat().st_mtime)
+        if max(newest, folder.stat().st_mtime) < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    if removed:
+        logging.getLogger(__name__).warning(
+            "removed %d run folder(s) left in %s: %s", len(removed), home.work, removed
+        )
+    return removed
 
 
 @reported("intake")

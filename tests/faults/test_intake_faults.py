@@ -239,3 +239,18 @@ def test_school_text_in_the_what_changed_page_is_escaped(stls_home: Path) -> Non
     assert "<script>" not in text
     assert not re.search(r"(?<!\\)\]\(http", text) and not re.search(r"(?<!\\)\| forged", text)
     assert "\\[pay here\\](http://evil.example) &lt;script&gt;" in text
+
+
+def test_a_dead_runs_work_folder_is_cleaned_and_a_live_one_kept(stls_home: Path) -> None:
+    from stls_warehouse import pipeline
+
+    dead = stls_home / "work" / "manual__2026-01-01T06_00_00"
+    live = stls_home / "work" / "manual__today"
+    for folder in (dead, live):
+        folder.mkdir(parents=True)
+        (folder / "staged.json").write_text("{}")
+    old = time.time() - 2 * 24 * 3600
+    for path in (dead / "staged.json", dead):
+        os.utime(path, (old, old))
+    pipeline.route_landing()
+    assert not dead.exists() and live.exists()

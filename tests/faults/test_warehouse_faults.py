@@ -147,7 +147,7 @@ def test_a_nul_byte_from_a_school_never_reaches_a_target(home: Paths) -> None:
     [full] = [p for p in everywhere if "auditor" in p.parts]
     assert stat.S_IMODE(full.stat().st_mode) == 0o400 and stat.S_IMODE(full.parent.stat().st_mode) == 0o700
     auditors = duckdb.execute(
-        "select file_name, row_refs from read_parquet(?) where code = 'HEADER_MISMATCH'", [str(full)]
+        "select file_name, observed from read_parquet(?) where code = 'HEADER_MISMATCH'", [str(full)]
     ).fetchall()
     assert auditors[0][0] == NUL_FILE and "\ufffdsla_code" in auditors[0][1]
 
@@ -182,7 +182,7 @@ def test_postgresql_gets_the_release_and_a_locked_postgresql_leaves_only_itself_
     auditor = psycopg.connect(pg_url, autocommit=True)
     auditor.execute("set role stls_auditor")
     [(name, refs)] = auditor.execute(
-        "select file_name, row_refs from stls_published.mart_data_quality_results where code = 'HEADER_MISMATCH'"
+        "select file_name, observed from stls_published.mart_data_quality_results where code = 'HEADER_MISMATCH'"
     ).fetchall()
     auditor.close()
     assert name == NUL_FILE and "\ufffdsla_code" in refs
@@ -253,8 +253,11 @@ def test_published_files_are_read_only_and_leftovers_are_cleaned(home: Paths) ->
     publish(home)
     assert not leftover.exists()
     release = (home.published / "current").resolve()
-    modes = {stat.S_IMODE(p.stat().st_mode) for p in release.rglob("*") if p.is_file()}
+    modes = {
+        stat.S_IMODE(p.stat().st_mode) for p in release.rglob("*") if p.is_file() and "auditor" not in p.parts
+    }
     assert modes == {0o444}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (release / "auditor").iterdir()} == {0o400}
 
 
 def test_raw_quarantine_and_warehouse_are_for_owner_and_group_only(home: Paths) -> None:

@@ -96,11 +96,11 @@ _SUBMISSION_LEDGER_SQL = """(
 DATA_QUALITY_RESULTS = "mart_data_quality_results"
 AUDITOR_FOLDER = "auditor"
 _DQ_FOR_EVERY_READER_SQL = """(
-    select * replace (
+    select * exclude (from_school_text) replace (
         case when from_school_text then null else file_name end as file_name,
         case when from_school_text then null else row_refs end as row_refs,
         case when from_school_text then null else observed end as observed
-    ) exclude (from_school_text)
+    )
     from (
         select *, file_sha256 is not null and file_sha256 not in (
             select file_sha256 from wh.raw.submissions where status = 'ACCEPTED'
