@@ -108,7 +108,8 @@ def stage_files(
 ) -> list[dict[str, Any]]:
     """Validate each file not received before; stage its outcome. Returns short summaries.
 
-    `paths` are `landing.file_ref`s of files in `landing` (default: each file's own folder).
+    `paths` are `landing.file_ref`s of files in `landing` (default: each file's own folder,
+    without the landing zone's settle time).
     A file is read only through `landing.read_landed`: a path that is no longer a regular
     file of the landing zone is refused, and one still arriving is left for the next run.
     An error of ours (missing reference data, a bug, an OS error) raises: the file is not
@@ -122,7 +123,9 @@ def stage_files(
         path = path_of(text)
         name = display_name(path.name)
         try:
-            landed = read_landed(landing or path.parent, path)
+            # The settle rule is the landing zone's; files handed over directly (validation
+            # benchmarks, tools) are only checked for changing while they are read.
+            landed = read_landed(landing or path.parent, path, settle=None if landing else 0)
         except FileNotFoundError:
             continue  # picked up by an earlier run and moved away: nothing to do
         except NotLanded as not_landed:
