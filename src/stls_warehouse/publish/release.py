@@ -323,7 +323,7 @@ def _current_release(paths: Paths) -> tuple[dict[str, Any] | None, str | None]:
     except ValueError as error:  # a corrupt manifest (JSONDecodeError is a ValueError)
         return None, f"manifest.json of the current release {release.name} is corrupt ({error})"
     except AuditFailed as failed:
-        return None, f"the current release {release.name} is damaged: {failed}"
+        return None, f"the current release {release.name} is damaged: {'; '.join(failed.problems)}"
 
 
 def current_manifest_or_none(paths: Paths) -> dict[str, Any] | None:
