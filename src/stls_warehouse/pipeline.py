@@ -93,6 +93,8 @@ def rebuild(*, build: bool = True) -> dict[str, Any]:
         "previous_warehouse": str(kept) if kept else None,
         "unrecorded_receipts": unrecorded_receipts(home.raw),
     }
+    # The returns service's decisions are their own record (one file each): loaded again.
+    result["decisions"] = load_decisions(datetime.now(UTC).strftime("rebuild__%Y%m%dT%H%M%S"))
     if build:
         result |= build_warehouse(full=True)
     return result
