@@ -23,6 +23,7 @@ def intake_and_load(run_id: str, between: Any = None) -> dict[str, Any]:
     intakes = [pipeline.intake_batch(b["sla_code"], b["files"], run_id) for b in batches if b["files"]]
     gate = pipeline.gate_returns(run_id)
     load = pipeline.load_returns(run_id)
+    load = {k: (len(v) if isinstance(v, list) else v) for k, v in load.items()}  # counts, not names
     return {"intake": intakes, "gate": gate, "load": load}
 
 

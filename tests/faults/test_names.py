@@ -43,9 +43,7 @@ def test_a_name_that_is_not_utf8_is_filename_invalid_and_the_run_carries_on(stls
         handle.write(csv_bytes(ledger_rows(period=3)))
     (stls_home / "landing" / NAME).write_bytes(csv_bytes(ledger_rows(period=1)))
     result = intake_and_load("run1")
-    assert result["load"] == {"accepted": 1, "rejected": 1, "duplicate": 0, "unchanged": 0} | {
-        "checks_recorded": result["load"]["checks_recorded"]
-    }
+    assert (result["load"]["accepted"], result["load"]["rejected"], result["load"]["duplicate"]) == (1, 1, 0)
     by_status = {r[1]: r for r in submissions(stls_home)}
     rejected = by_status["REJECTED"]
     assert rejected[0] == "LEDGER_SWA_2021-22_P03\ufffd\ufffd.csv"
