@@ -11,6 +11,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
+# Tests write whole files and run at once; the settle rule's own tests set their wait.
+os.environ.setdefault("STLS_LANDING_SETTLE_SECONDS", "0")
 
 
 @pytest.fixture

@@ -41,6 +41,8 @@ def test_every_dag_declares_its_operating_contract(dag_bag) -> None:
         assert dag.owner and dag.owner != "airflow", dag_id
         for task in dag.tasks:
             assert task.retries >= 1, f"{dag_id}.{task.task_id}"
+            # A task that hangs (a FIFO, a lock, a server) fails and alerts (issue 13, case 2).
+            assert task.execution_timeout is not None, f"{dag_id}.{task.task_id}"
 
 
 def test_warehouse_writers_share_the_one_slot_pool(dag_bag) -> None:

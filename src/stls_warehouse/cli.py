@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from stls_warehouse.config import paths
+from stls_warehouse.locking import run_lock
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,11 +77,25 @@ def _problem_line(problem: Any) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from stls_warehouse import airflow_local, progress
+    from stls_warehouse.locking import RunInProgress
 
     home = paths().ensure()
+    try:
+        with run_lock(home, wait=not args.no_wait):
+            return _run_once(args, home)
+    except RunInProgress as busy:
+        print(
+            f"stls run: {busy}; not started (run again later, or without --no-wait to wait)", file=sys.stderr
+        )
+        return 1
+
+
+def _run_once(args: argparse.Namespace, home: Any) -> int:
+    from stls_warehouse import airflow_local, progress
+
     watcher = progress.RunWatcher()
     if args.without_airflow:
+        from stls_warehouse.intake.sandbox import InternalCheckError
         from stls_warehouse.pipeline import run_locally
         from stls_warehouse.publish.audit import AuditFailed
         from stls_warehouse.publish.postgres import PostgresPublishFailed
@@ -90,7 +105,18 @@ def _run(args: argparse.Namespace) -> int:
         stop = progress.listen(watcher)
         try:
             run_locally()
-        except (GateFailed, DbtFailed, AuditFailed, PostgresPublishFailed) as failed:
+        except PostgresPublishFailed as failed:  # the files were published first
+            _print_summary(watcher)
+            _record_run(home, watcher, 1)
+            print(f"stls run: {failed}", file=sys.stderr)
+            return 1
+        except InternalCheckError as failed:  # ours, not the school's: nothing recorded for the file
+            _print_summary(watcher)
+            _record_run(home, watcher, 1)
+            print(f"stls run: {failed}", file=sys.stderr)
+            print("stls run: nothing was published by this run; the data team must fix this", file=sys.stderr)
+            return 1
+        except (GateFailed, DbtFailed, AuditFailed) as failed:
             # A stage refused, as it should on bad data: say why, not where in the code.
             _print_summary(watcher)
             _record_run(home, watcher, 1)
@@ -110,6 +136,7 @@ def _run(args: argparse.Namespace) -> int:
     from stls_warehouse.reports.summary import print_run_summary
 
     print_run_summary(home)
+    _print_publication_notes(home)
     return 0
 
 
@@ -137,6 +164,18 @@ def _print_summary(watcher: Any) -> None:
 
     for line in run_summary(watcher):
         print(line)
+
+
+def _print_publication_notes(home: Any) -> None:
+    """What an operator must know about publication: a rollback's hold, a repair."""
+    from stls_warehouse.publish.release import hold_message, publication_hold, publication_status
+
+    held = publication_hold(home)
+    if held is not None:
+        print(f"stls run: {hold_message(held)}", file=sys.stderr)
+    status = publication_status(home) or {}
+    if status.get("repaired"):
+        print(f"stls run: repaired: {status['repaired']}", file=sys.stderr)
 
 
 def _demo_data(args: argparse.Namespace) -> int:
@@ -168,11 +207,22 @@ def _publish(args: argparse.Namespace) -> int:
         AuditFailed,
         NothingToRollBack,
         postgres_url,
+        release_hold,
         republish,
         rollback,
     )
 
     home = paths().ensure()
+    if args.release:
+        held = release_hold(home)
+        if held is None:
+            print("stls publish: publication is not held; nothing to release")
+        else:
+            print(
+                f"Released the hold at release {held['release_id']}: the next `stls run` publishes "
+                "the warehouse's figures again."
+            )
+        return 0
     try:
         manifest = rollback(home) if args.rollback else republish(home)
     except (NothingToRollBack, AuditFailed, PostgresPublishFailed) as exc:
@@ -181,6 +231,30 @@ def _publish(args: argparse.Namespace) -> int:
     targets = "files" + (" and PostgreSQL (schema stls_published)" if postgres_url() else "")
     verb = "Rolled back to" if args.rollback else "Published"
     print(f"{verb} release {manifest['release_id']} ({targets}): {home.published}")
+    if args.rollback:
+        print("Publication holds at this release until `stls publish --release`.")
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from stls_warehouse.pipeline import rebuild
+
+    with run_lock(paths().ensure(), wait=True):
+        result = rebuild()
+    print(
+        f"Rebuilt the warehouse from the submission record: {result['batches']} batch(es), "
+        f"{result['submissions']} submissions, {result['ledger_lines']} ledger lines, "
+        f"{result['kpi_values']} KPI values; dbt build {result['dbt_build']}."
+    )
+    if result["previous_warehouse"]:
+        print(f"The previous warehouse file is kept at {result['previous_warehouse']}.")
+    if result["unrecorded_receipts"]:
+        print(
+            f"stls rebuild: {result['unrecorded_receipts']} file(s) in the raw zone were received before "
+            "the submission record was kept and could not be restored.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -337,6 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--without-airflow", action="store_true", help="run the same stages in this process (debugging)"
     )
+    run.add_argument(
+        "--no-wait", action="store_true", help="stop at once if another run is in progress (default: wait)"
+    )
     run.set_defaults(handler=_run)
 
     status = commands.add_parser(
@@ -387,8 +464,21 @@ def build_parser() -> argparse.ArgumentParser:
     publish = commands.add_parser(
         "publish", help="publish the current release again to every target (files, PostgreSQL)"
     )
-    publish.add_argument("--rollback", action="store_true", help="restore the previous release instead")
+    how = publish.add_mutually_exclusive_group()
+    how.add_argument(
+        "--rollback",
+        action="store_true",
+        help="restore the previous release instead; it holds until --release",
+    )
+    how.add_argument(
+        "--release", action="store_true", help="lift a rollback's hold: the next run publishes again"
+    )
     publish.set_defaults(handler=_publish)
+
+    rebuild = commands.add_parser(
+        "rebuild", help="rebuild the warehouse from the raw zone and the submission record"
+    )
+    rebuild.set_defaults(handler=_rebuild)
 
     report = commands.add_parser("report", help="write a report from the published tables")
     kinds = report.add_subparsers(dest="kind", required=True, parser_class=_Parser)

@@ -73,16 +73,13 @@ class Paths:
         return self.home / "feedback"
 
     def ensure(self) -> Paths:
-        for folder in (
-            self.landing,
-            self.raw,
-            self.quarantine,
-            self.work,
-            self.warehouse.parent,
-            self.published,
-            self.reports,
-        ):
+        for folder in (self.landing, self.work, self.published, self.reports):
             folder.mkdir(parents=True, exist_ok=True)
+        # What schools sent (raw, quarantine) and the working warehouse: owner and group only.
+        for folder in (self.raw, self.quarantine, self.warehouse.parent):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o750)
+            if folder.stat().st_mode & 0o007:
+                folder.chmod(0o750)
         return self
 
 

@@ -24,11 +24,41 @@ def _run_dir(home: Paths, run_id: str) -> Path:
 @reported("route_landing")
 def route_landing() -> list[dict[str, Any]]:
     """The landing zone's files grouped by SLA: one mapped intake task per batch."""
-    from stls_warehouse.intake.landing import discover, route
+    from stls_warehouse.intake.landing import discover, route, settled
 
     home = paths().ensure()
-    batches = route(discover(home.landing))
+    clean_work(home)
+    arrived, _still_arriving = settled(home.landing, discover(home.landing))
+    batches = route(arrived)
     return [{"sla_code": sla, "files": files} for sla, files in batches.items()]
+
+
+WORK_LEFTOVER_SECONDS = 24 * 3600  # far longer than any run (every task has a time limit)
+
+
+def clean_work(home: Paths, *, older_than: float = WORK_LEFTOVER_SECONDS) -> list[str]:
+    """Remove run folders under work/ that a run which died left behind. A run's folder lives
+    from its intake to its load; one untouched for a day belongs to no live run (its files
+    have no receipts, so the next run reads them again)."""
+    import logging
+    import time
+
+    removed: list[str] = []
+    if not home.work.is_dir():
+        return removed
+    cutoff = time.time() - older_than
+    for folder in home.work.iterdir():
+        if folder.name.startswith(".") or not folder.is_dir() or folder.is_symlink():
+            continue
+        newest = max((p.stat().st_mtime for p in folder.rglob("*")), default=folder.stat().st_mtime)
+        if max(newest, folder.stat().st_mtime) < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    if removed:
+        logging.getLogger(__name__).warning(
+            "removed %d run folder(s) left in %s: %s", len(removed), home.work, removed
+        )
+    return removed
 
 
 @reported("intake")
@@ -37,11 +67,37 @@ def intake_batch(sla_code: str, files: list[str], run_id: str) -> dict[str, Any]
     from stls_warehouse.intake.stage import stage_files
 
     home = paths().ensure()
-    summaries = stage_files(files, _run_dir(home, run_id), RawZone(home.raw))
+    summaries = stage_files(files, _run_dir(home, run_id), RawZone(home.raw), landing=home.landing)
     counts: dict[str, int] = {}
     for summary in summaries:
         counts[summary["status"]] = counts.get(summary["status"], 0) + 1
     return {"sla_code": sla_code, "files": len(files), "outcomes": counts}
+
+
+def restore_warehouse(home: Paths) -> dict[str, Any]:
+    """Reload what the warehouse lacks of the submission record (all of it when the warehouse
+    is missing or was recreated): never publish from a warehouse that lost its returns."""
+    from stls_warehouse.intake.record import restore_missing
+
+    return restore_missing(home.warehouse, home.raw).as_dict()
+
+
+def rebuild(*, build: bool = True) -> dict[str, Any]:
+    """`stls rebuild`: a new warehouse from the raw zone's submission record, then a full dbt build."""
+    from stls_warehouse.intake.record import rebuild as rebuild_from_record
+    from stls_warehouse.intake.record import unrecorded_receipts
+
+    home = paths().ensure()
+    restored, kept = rebuild_from_record(home.warehouse, home.raw)
+    result: dict[str, Any] = restored.as_dict() | {
+        "previous_warehouse": str(kept) if kept else None,
+        "unrecorded_receipts": unrecorded_receipts(home.raw),
+    }
+    # The returns service's decisions are their own record (one file each): loaded again.
+    result["decisions"] = load_decisions(datetime.now(UTC).strftime("rebuild__%Y%m%dT%H%M%S"))
+    if build:
+        result |= build_warehouse(full=True)
+    return result
 
 
 @reported("gate_returns")
@@ -50,7 +106,8 @@ def gate_returns(run_id: str) -> dict[str, Any]:
     read-only for each SLA's history, so the DAG runs it in the writer pool."""
     from stls_warehouse.quality.return_gates import gate_returns as run_gate
 
-    home = paths()
+    home = paths().ensure()
+    restore_warehouse(home)
     run_dir = _run_dir(home, run_id)
     if not run_dir.exists():
         return {"checks": 0, "failed": 0}
@@ -74,6 +131,7 @@ def load_returns(run_id: str) -> dict[str, Any]:
     from stls_warehouse.intake.submissions import load_staged
 
     home = paths().ensure()
+    restore_warehouse(home)
     run_dir = _run_dir(home, run_id)
     if not run_dir.exists():
         run_dir.mkdir(parents=True)
@@ -125,10 +183,12 @@ def build_warehouse(*, full: bool = False) -> dict[str, Any]:
     from stls_warehouse.warehouse import connect
 
     home = paths().ensure()
+    restored = restore_warehouse(home)  # the monthly close builds without loading first
     connect(home.warehouse).close()  # the raw tables exist even before the first return
     started = time.monotonic()
     plan = transform.build(home, full=full)
     return {
+        "restored_from_record": restored,
         "dbt_build": plan.mode,
         "dbt_build_reason": plan.reason,
         "dbt_build_seconds": round(time.monotonic() - started, 1),
@@ -150,18 +210,27 @@ def gate_warehouse(run_id: str | None = None) -> dict[str, Any]:
 def publish_release() -> dict[str, Any]:
     """Write, audit and publish the marts (files, and PostgreSQL when STLS_POSTGRES_URL is set),
     then apply the retention settings (retention.py)."""
-    from stls_warehouse.publish.release import current_manifest, postgres_url, publish
+    from stls_warehouse.publish.release import (
+        current_manifest,
+        hold_message,
+        postgres_url,
+        publication_status,
+        publish,
+    )
     from stls_warehouse.retention import apply_retention
 
     home = paths().ensure()
     before = (current_manifest(home) or {}).get("release_id")
     manifest = publish(home)
+    status = publication_status(home) or {}
     return {
         "release_id": manifest["release_id"],
         "new_release": manifest["release_id"] != before,
         "tables": {t: v["rows"] for t, v in manifest["tables"].items()},
         "targets": ["files", "postgresql"] if postgres_url() else ["files"],
         "retention": apply_retention(home),
+        "held": hold_message(status["held"]) if status.get("held") else None,
+        "repaired": status.get("repaired"),
     }
 
 

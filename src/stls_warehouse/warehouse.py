@@ -132,8 +132,10 @@ create table if not exists raw.kpi_values (
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     import duckdb
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
     con = duckdb.connect(str(path), read_only=read_only)
     if not read_only:
         con.execute(RAW_DDL)
+        if path.stat().st_mode & 0o007:
+            path.chmod(0o640)  # owner and group only: it holds every school's lines
     return con

@@ -233,13 +233,13 @@ def test_a_child_that_runs_too_long_is_stopped(monkeypatch: pytest.MonkeyPatch) 
     assert "longer than" in result.errors[0].message
 
 
-def test_in_process_checks_turn_a_checker_fault_into_a_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_checker_fault_is_ours_and_never_rejects_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(name: str, data: bytes) -> None:
         raise RuntimeError("bug")
 
     monkeypatch.setattr(sandbox, "check_return", broken)
-    result = sandbox.check_here(LC, b"x")
-    assert [p.code for p in result.errors] == ["FILE_UNREADABLE"]
+    with pytest.raises(sandbox.InternalCheckError, match=r"LEDGER.*RuntimeError: bug.*validated again"):
+        sandbox.check_here(LC, b"x")
 
 
 def test_sheet_and_workbook_protection_are_not_encryption() -> None:

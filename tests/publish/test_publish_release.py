@@ -30,6 +30,7 @@ from stls_warehouse.publish.release import (
     current_manifest,
     current_release_dir,
     publish,
+    release_hold,
     rollback,
 )
 from tests.publish.year_fixture import copy_home
@@ -332,7 +333,11 @@ def test_rollback_restores_the_previous_release_and_publish_republishes_it(
         rollback(home)
     assert cli.main(["publish"]) == 0  # the current release again, to every target
     assert (current_release_dir(home) or Path()).name == first["release_id"]
-    # The warehouse still holds the newer figures: the next pipeline publication publishes them.
+    # The rollback holds: the warehouse's newer figures are not published over it ...
+    assert publish(home)["release_id"] == first["release_id"]
+    # ... until an operator releases it; then the next publication publishes them.
+    assert cli.main(["publish", "--release"]) == 0
+    assert "Released the hold" in capsys.readouterr().out
     assert publish(home)["tables"]["fct_ledger_lines"] == second["tables"]["fct_ledger_lines"]
     assert os.readlink(home.published / "parquet") == "current/parquet"
 
@@ -465,6 +470,7 @@ def test_a_release_checksummed_under_an_earlier_rule_is_published_again_once(
     assert publish(home)["release_id"] == again["release_id"]  # and only once
     # The earlier release can still be rolled back to; the next publication publishes again.
     assert rollback(home)["release_id"] == old["release_id"]
+    release_hold(home)
     assert publish(home)["release_id"] > again["release_id"]
 
 

@@ -9,11 +9,13 @@ is recorded, never their text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from stls_warehouse.intake.values import format_money
+from stls_warehouse.text import safe_text
 
 LEDGER_KEY = "line_ref"
 LEDGER_FIELDS = (
@@ -117,7 +119,7 @@ def markdown(comparison: Comparison) -> str:
     out = [
         f"# {c.sla_code} {kind} return {c.period_key}: version {c.version}",
         "",
-        f"`{c.file}` replaces version {c.version - 1} (`{c.previous_file}`).",
+        f"{md(c.file)} replaces version {c.version - 1} ({md(c.previous_file)}).",
         "",
         "| | before | after |",
         "|---|---:|---:|",
@@ -139,10 +141,10 @@ def markdown(comparison: Comparison) -> str:
         out += ["", "## Changed", ""]
         for row in c.changed:
             parts = [
-                f"{name} {d['before']} -> {d['after']}" if "before" in d else f"{name} changed"
+                f"{name} {md(d['before'])} -> {md(d['after'])}" if "before" in d else f"{name} changed"
                 for name, d in row["changes"].items()
             ]
-            out.append(f"- {row[key]}: {'; '.join(parts)}")
+            out.append(f"- {md(row[key])}: {'; '.join(parts)}")
     return "\n".join(out) + "\n"
 
 
@@ -163,8 +165,19 @@ def _difference(name: str, before: Any, after: Any) -> dict[str, Any]:
 
 
 def _describe(key: str, row: dict[str, Any]) -> str:
-    details = ", ".join(f"{k} {v}" for k, v in row.items() if k != key and v is not None)
-    return f"{row[key]}: {details}"
+    details = ", ".join(f"{k} {md(v)}" for k, v in row.items() if k != key and v is not None)
+    return f"{md(row[key])}: {details}"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")  # what could start markup inside a line
+
+
+def md(value: Any) -> str:
+    """Text from a school's file, shown as itself in Markdown: never a link, an image, a table
+    cell break, a heading or HTML; one line."""
+    text = " ".join(safe_text(str(value)).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def _text(value: Any) -> str | None:

@@ -40,6 +40,8 @@ def parse_return_name(name: str) -> tuple[ReturnName | None, str | None]:
     """The parsed name, or None and the reason it does not follow the contract."""
     path = PurePath(name)
     stem, extension = path.stem, path.suffix.lower()
+    if "\ufffd" in name:  # stage.display_name shows bytes that are not UTF-8 as U+FFFD
+        return None, "it holds bytes that are not valid UTF-8 text (shown as \ufffd)"
     if match := _LEDGER.match(stem):
         sla, fy, nn = match.group(1).upper(), match.group(2), int(match.group(3))
         start = parse_financial_year(fy)

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from stls_warehouse.text import safe_text
+
 
 class Code(StrEnum):
     FILE_TYPE_NOT_ALLOWED = "FILE_TYPE_NOT_ALLOWED"
@@ -73,6 +75,13 @@ class Problem:
     expected: str | None = None
     rule: str | None = None  # the quality rule's name, for content checks
     cell: str | None = None  # the spreadsheet reference, e.g. J7 (CSV: as Excel shows it)
+
+    def __post_init__(self) -> None:
+        # Messages and values quote the school's file: safe for every target (text.py).
+        for name in ("message", "sheet", "column", "value", "expected"):
+            text = getattr(self, name)
+            if isinstance(text, str):
+                object.__setattr__(self, name, safe_text(text))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -26,11 +26,11 @@ class RawZone:
     def put_object(self, sha256: str, data: bytes) -> Path:
         target = self.object_path(sha256)
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
             tmp = target.with_name(f".{sha256}.tmp")
             tmp.write_bytes(data)
             os.replace(tmp, target)
-            target.chmod(0o444)
+            target.chmod(0o440)  # immutable; readable by the owner and group only
         return target
 
     def read_object(self, sha256: str) -> bytes:

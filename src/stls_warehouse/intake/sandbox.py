@@ -7,7 +7,11 @@ much memory (over 8 MB of content: a CSV's bytes, or what a workbook declares it
 inflate to) is checked in a
 child interpreter whose address space is capped with RLIMIT_AS and whose run time is capped
 by a timeout; if it runs out of either, the file is rejected as FILE_TOO_LARGE and the
-worker carries on. Whatever happens, the caller gets a ValidationResult, never an exception.
+worker carries on.
+
+Only a fault in the file rejects it. A fault of ours while checking it (reference data
+missing, a bug in the checker, an OS error on our side) raises InternalCheckError: the task
+fails and alerts, nothing is recorded for the file, and the next run validates it again.
 
 Limits can be changed with STLS_INTAKE_MEMORY_MB (default 2048) and STLS_INTAKE_TIMEOUT_S
 (default 120).
@@ -63,20 +67,21 @@ def needs_child(name: str, data: bytes) -> bool:
     return False
 
 
+class InternalCheckError(RuntimeError):
+    """Checking a file failed for a reason that is ours, not the file's; it was not judged."""
+
+
 def check_here(name: str, data: bytes) -> ValidationResult:
-    """Check in this process; a fault in the checker rejects the file instead of escaping."""
+    """Check in this process; a fault of ours raises InternalCheckError naming the file."""
     try:
         return check_return(name, data)
     except MemoryError:
         return _refused(name, data, Code.FILE_TOO_LARGE, "needs more memory to read than is allowed")
-    except Exception as exc:  # a checker bug must not take the batch down: log it, reject the file
-        log.exception("checking %r failed", name)
-        return _refused(
-            name,
-            data,
-            Code.FILE_UNREADABLE,
-            f"could not be read ({type(exc).__name__}); the data team has been told",
-        )
+    except Exception as exc:
+        raise InternalCheckError(
+            f"checking {name!r} failed on our side ({type(exc).__name__}: {exc}); the file was not "
+            "judged and is validated again by the next run"
+        ) from exc
 
 
 def check_in_child(name: str, data: bytes) -> ValidationResult:
@@ -103,8 +108,11 @@ def check_in_child(name: str, data: bytes) -> ValidationResult:
             Code.FILE_TOO_LARGE,
             f"needs more than {limit // (1024 * 1024)} MB of memory to read",
         )
-    log.error("checking %r in a child process failed: %s", name, done.stderr.decode(errors="replace")[-2000:])
-    return _refused(name, data, Code.FILE_UNREADABLE, "could not be read; the data team has been told")
+    raise InternalCheckError(
+        f"checking {name!r} in a child process failed on our side (exit {done.returncode}): "
+        f"{done.stderr.decode(errors='replace')[-2000:]}; the file was not judged and is validated "
+        "again by the next run"
+    )
 
 
 def _refused(name: str, data: bytes, code: Code, why: str) -> ValidationResult:

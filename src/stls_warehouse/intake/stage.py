@@ -10,6 +10,7 @@ before and are not parsed again, which makes re-running intake cheap and idempot
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -19,6 +20,8 @@ from typing import Any
 
 from stls_warehouse.intake.raw_zone import RawZone
 from stls_warehouse.intake.validate import ValidationResult, validate_return
+
+log = logging.getLogger(__name__)
 
 
 def _arrow_schemas() -> dict[str, Any]:
@@ -65,7 +68,7 @@ def outcome_record(
     period = getattr(name.period, "period", None) if name else None
     return {
         "file": result.file,
-        "landing_path": str(landing_path) if landing_path else None,
+        "landing_path": display_name(str(landing_path)) if landing_path else None,
         "sha256": result.sha256,
         "size": result.size,
         "mtime": datetime.fromtimestamp(mtime_ns / 1e9, UTC).isoformat() if mtime_ns else None,
@@ -100,24 +103,43 @@ def write_lines(result: ValidationResult, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def stage_files(paths: list[str], run_dir: Path, raw_zone: RawZone) -> list[dict[str, Any]]:
-    """Validate each file not received before; stage its outcome. Returns short summaries."""
+def stage_files(
+    paths: list[str], run_dir: Path, raw_zone: RawZone, *, landing: Path | None = None
+) -> list[dict[str, Any]]:
+    """Validate each file not received before; stage its outcome. Returns short summaries.
+
+    `paths` are `landing.file_ref`s of files in `landing` (default: each file's own folder,
+    without the landing zone's settle time).
+    A file is read only through `landing.read_landed`: a path that is no longer a regular
+    file of the landing zone is refused, and one still arriving is left for the next run.
+    An error of ours (missing reference data, a bug, an OS error) raises: the file is not
+    judged, and the next run validates it again.
+    """
+    from stls_warehouse.intake.landing import NotLanded, path_of, read_landed
+
     run_dir.mkdir(parents=True, exist_ok=True)
     summaries: list[dict[str, Any]] = []
     for text in paths:
-        path = Path(text)
+        path = path_of(text)
+        name = display_name(path.name)
         try:
-            data = path.read_bytes()
-            mtime_ns = path.stat().st_mtime_ns
+            # The settle rule is the landing zone's; files handed over directly (validation
+            # benchmarks, tools) are only checked for changing while they are read.
+            landed = read_landed(landing or path.parent, path, settle=None if landing else 0)
         except FileNotFoundError:
             continue  # picked up by an earlier run and moved away: nothing to do
-        name = display_name(path.name)
+        except NotLanded as not_landed:
+            status = "REFUSED" if not_landed.refused else "STILL_ARRIVING"
+            log.warning("%s: %s", status, not_landed)
+            summaries.append({"file": name, "status": status, "reason": str(not_landed)})
+            continue
+        data, mtime_ns = landed.data, landed.mtime_ns
         result_sha = _sha256(data)
         if raw_zone.has(result_sha, name):
             summaries.append({"file": name, "sha256": result_sha, "status": "ALREADY_RECEIVED"})
             continue
         raw_zone.put_object(result_sha, data)
-        result = validate_return(name, data)
+        result = validate_return(name, data)  # raises InternalCheckError on a fault of ours
         record = outcome_record(result, landing_path=path, mtime_ns=mtime_ns)
         if result.accepted:  # the lines depend on the bytes only, so one file serves every name
             write_lines(result, run_dir / f"{result.sha256}.parquet")
@@ -135,7 +157,9 @@ def stage_files(paths: list[str], run_dir: Path, raw_zone: RawZone) -> list[dict
 
 def display_name(name: str) -> str:
     """The file's name as text that can be stored anywhere (undecodable bytes shown as U+FFFD)."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    from stls_warehouse.intake.landing import display
+
+    return display(name)
 
 
 def _sha256(data: bytes) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 from stls_warehouse.intake import changes, feedback
 from stls_warehouse.intake.raw_zone import RawZone
+from stls_warehouse.intake.record import write_missing
 from stls_warehouse.intake.stage import read_staged
 from stls_warehouse.warehouse import connect
 
@@ -62,13 +63,25 @@ def load_staged(
         for record in staged:
             outcome = _record(con, run_dir, record, received_at, compared)
             getattr(summary, outcome).append(record["file"])
-            if outcome != "unchanged":
-                receipts.append((record["sha256"], record["file"]))
-            if outcome == "rejected":
+            # "unchanged": recorded by a run that died after its commit. Receipts and the
+            # rejection report are written again (both idempotent), so nothing stays half-done.
+            receipts.append((record["sha256"], record["file"]))
+            if outcome == "rejected" or (
+                outcome == "unchanged"
+                and record["status"] != "ACCEPTED"
+                and not (quarantine / record["sha256"] / "rejection.json").exists()
+            ):
                 rejected.append(record)
         con.commit()
         con.execute("checkpoint")
-        if receipts or not (reports_dir or quarantine.parent / "reports" / "intake").exists():
+        record_batches = write_missing(con, zone.root)  # the record a lost warehouse is rebuilt from
+        if (
+            summary.accepted
+            or summary.rejected
+            or summary.duplicate
+            or record_batches
+            or not (reports_dir or quarantine.parent / "reports" / "intake").exists()
+        ):
             feedback.write_submission_summary(
                 con, reports_dir or quarantine.parent / "reports" / "intake", received_at
             )
@@ -259,9 +272,10 @@ def _insert_submission(
 def _quarantine(zone: RawZone, quarantine: Path, record: dict[str, Any], received_at: datetime) -> None:
     """A rejected file's bytes and its reports, by hash; the school's name is data only."""
     folder = quarantine / record["sha256"]
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o750)  # owner and group only
     suffix = Path(record["file"]).suffix.lower()
     copy = folder / f"return{suffix if suffix in ('.csv', '.xlsx') else '.bin'}"
     if not copy.exists():
         shutil.copyfile(zone.object_path(record["sha256"]), copy)
+        copy.chmod(0o440)
     feedback.write_rejection_report(folder, record, received_at)

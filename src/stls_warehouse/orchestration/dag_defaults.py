@@ -2,7 +2,9 @@
 
 Imported by the DAG files at parse time, so it imports nothing heavy. Retries and their
 delay come from the environment (`STLS_TASK_RETRIES`, `STLS_RETRY_DELAY_SECONDS`) so a
-test deployment can retry in seconds while production waits minutes.
+test deployment can retry in seconds while production waits minutes. Every task has a time
+limit (`STLS_TASK_TIMEOUT_SECONDS`, default 3600): a task that hangs (on a file system, a
+lock, a server) fails and alerts instead of holding the writer pool for ever.
 """
 
 from __future__ import annotations
@@ -27,5 +29,6 @@ def default_args() -> dict[str, Any]:
         "owner": OWNER,
         "retries": int(os.environ.get("STLS_TASK_RETRIES", "2")),
         "retry_delay": timedelta(seconds=int(os.environ.get("STLS_RETRY_DELAY_SECONDS", "120"))),
+        "execution_timeout": timedelta(seconds=int(os.environ.get("STLS_TASK_TIMEOUT_SECONDS", "3600"))),
         "on_failure_callback": task_failure_alert,
     }

@@ -25,7 +25,7 @@ _Key = tuple[str, int, int]  # path relative to the landing folder, size, mtime_
 
 def waiting_files(landing: Path, raw_root: Path, hashes: dict[_Key, str] | None = None) -> set[_Key]:
     """Files in the landing zone (uploads included) the raw zone has not recorded under that name."""
-    from stls_warehouse.intake.landing import discover
+    from stls_warehouse.intake.landing import NotLanded, discover, display, read_landed
     from stls_warehouse.intake.raw_zone import RawZone
 
     zone = RawZone(raw_root)
@@ -36,15 +36,14 @@ def waiting_files(landing: Path, raw_root: Path, hashes: dict[_Key, str] | None 
         return waiting
     for landed in discover(landing):
         path = landed.path
-        try:
-            stat = path.stat()
-            key = (path.relative_to(landing).as_posix(), stat.st_size, stat.st_mtime_ns)
-            if key not in hashes:
-                hashes[key] = hashlib.sha256(path.read_bytes()).hexdigest()
-        except FileNotFoundError:
-            continue
+        key = (path.relative_to(landing).as_posix(), landed.size, landed.mtime_ns)
+        if key not in hashes:
+            try:  # never through a link, never blocking on a FIFO (the settle rule is the caller's)
+                hashes[key] = hashlib.sha256(read_landed(landing, path, settle=0).data).hexdigest()
+            except (FileNotFoundError, NotLanded):
+                continue
         present.add(key)
-        if not zone.has(hashes[key], path.name):
+        if not zone.has(hashes[key], display(path.name)):
             waiting.add(key)
     for gone in set(hashes) - present:
         del hashes[gone]  # a file that went away or changed is hashed afresh
@@ -76,7 +75,9 @@ class LandingZoneTrigger(BaseEventTrigger):
             if not waiting:
                 announced = set()
             elif settled == waiting and waiting != announced:
-                names = sorted(name for name, _, _ in waiting)
+                from stls_warehouse.intake.landing import display
+
+                names = sorted(display(name) for name, _, _ in waiting)
                 self.log.info("%d file(s) waiting in %s", len(names), self.landing)
                 yield TriggerEvent({"count": len(names), "files": names[:50]})
                 announced = waiting

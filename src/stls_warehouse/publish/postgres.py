@@ -136,7 +136,11 @@ def publish_release(url: str, release_dir: Path, manifest: dict[str, Any]) -> No
             conn.execute(f"create schema {STAGING_SCHEMA}")
             conn.execute("set local timezone = 'UTC'")
             for table, entry in manifest["tables"].items():
-                _load_table(conn, release_dir / "parquet" / f"{table}.parquet", table, entry["columns"])
+                full = release_dir / "auditor" / f"{table}.parquet"  # auditor-only tables, unredacted
+                source = full if table in AUDITOR_ONLY_TABLES and full.is_file() else None
+                _load_table(
+                    conn, source or release_dir / "parquet" / f"{table}.parquet", table, entry["columns"]
+                )
             _load_release_info(conn, manifest)
             _describe_and_relate(
                 conn, {t: [c[0] for c in e["columns"]] for t, e in manifest["tables"].items()}
@@ -161,7 +165,10 @@ def _load_table(conn: Any, parquet: Path, table: str, columns: list[list[str]]) 
     for name, dtype in columns:
         pg_type = postgres_type(dtype)
         definitions.append(f"{_ident(name)} {pg_type or 'text'}")
-        selects.append(_ident(name) if pg_type else f"cast({_ident(name)} as varchar) as {_ident(name)}")
+        if pg_type in (None, "text"):  # PostgreSQL text cannot hold NUL, whatever slipped through
+            selects.append(f"replace(cast({_ident(name)} as varchar), chr(0), '\ufffd') as {_ident(name)}")
+        else:
+            selects.append(_ident(name))
     conn.execute(f"create table {STAGING_SCHEMA}.{_ident(table)} ({', '.join(definitions)})")
     text_columns = [_ident(n) for n, t in columns if postgres_type(t) in (None, "text", "uuid")]
     with tempfile.TemporaryDirectory() as scratch:

@@ -7,8 +7,9 @@ workbook, and a manifest (release id and time, code version, every input file's 
 returns the release contains, row counts and checksums per table, every file's SHA-256).
 Audit: each file is read back and compared with the warehouse (`audit.py`); a failure deletes
 the candidate and leaves the current release untouched.
-Publish: PostgreSQL first when `STLS_POSTGRES_URL` is set (one transaction), then one atomic
-rename of the `published/current` symlink. The fixed paths readers use
+Publish: one atomic rename of the `published/current` symlink, then PostgreSQL when
+`STLS_POSTGRES_URL` is set (one transaction, retried; a server that is down or locked by a
+reader leaves only itself behind, and `published/status.json` says so). The fixed paths readers use
 (`published/parquet/<table>.parquet`, `published/csv/`, `published/stls.duckdb`,
 `published/stls_finance.xlsx`, `published/manifest.json`) are symlinks through `current`, so
 they all change together. A reader that wants several tables of one release resolves
@@ -30,9 +31,11 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -41,6 +44,7 @@ from typing import Any
 
 from stls_warehouse.catalog import docs_fingerprint, table_doc
 from stls_warehouse.config import REPO_ROOT, Paths
+from stls_warehouse.files import write_atomically
 from stls_warehouse.publish import exports
 from stls_warehouse.publish.audit import (
     CHECKSUM_RULE,
@@ -86,9 +90,31 @@ _SUBMISSION_LEDGER_SQL = """(
             coalesce(json_extract_string(problems_json, '$.warnings[*].code'), []))), ',') as warning_codes
     from wh.raw.submissions
 )"""
+# The data quality results in the files release, which every BI user reads: the name, row
+# references and observed values (which quote header and cell text) of a file that was not
+# accepted are left out. Auditors read them in full through PostgreSQL (role stls_auditor),
+# loaded from the release's `auditor/` folder, which only the pipeline's own user can read.
+DATA_QUALITY_RESULTS = "mart_data_quality_results"
+AUDITOR_FOLDER = "auditor"
+_DQ_FOR_EVERY_READER_SQL = """(
+    select * exclude (from_school_text) replace (
+        case when from_school_text then null else file_name end as file_name,
+        case when from_school_text then null else row_refs end as row_refs,
+        case when from_school_text then null else observed end as observed
+    )
+    from (
+        select *, file_sha256 is not null and file_sha256 not in (
+            select file_sha256 from wh.raw.submissions where status = 'ACCEPTED'
+        ) as from_school_text
+        from wh.marts.mart_data_quality_results
+    )
+)"""
 # Tables that record the runs themselves (each run's checks, with its run id and time): a run
 # that changes only these has nothing new to publish, so they do not count as a change.
 RUN_RECORD_TABLES = ("mart_data_quality_results",)
+HOLD_FILE = "hold.json"  # written by a rollback; `stls publish --release` removes it
+STATUS_FILE = "status.json"  # what each target serves after the last publication
+log = logging.getLogger(__name__)
 MANIFEST_FORMAT = 2
 # Fixed reader paths under published/, each a symlink through `current`.
 LINKS = ("parquet", "csv", "stls.duckdb", "stls_finance.xlsx", "stls_data_quality.xlsx", "manifest.json")
@@ -151,11 +177,27 @@ def publish(paths: Paths) -> dict[str, Any]:
 
     When the warehouse holds exactly the current release (run records such as the data quality
     results aside), nothing is written and the current manifest is returned (PostgreSQL still
-    gets it if it lacks it).
+    gets it if it lacks it). A damaged current release (its link, manifest or a file gone or
+    changed) is replaced by a fresh release from the warehouse, and the status says so. While a
+    rollback holds (`stls publish --release` lifts it), nothing newer is made current.
+
+    Files first, then PostgreSQL (retried): a server that is down or locked by a reader never
+    keeps the files behind; when PostgreSQL stays behind, `published/status.json` says so and
+    PostgresPublishFailed names the release each target serves.
     """
 
     paths.published.mkdir(parents=True, exist_ok=True)
     with _publication_lock(paths):
+        _clean_leftovers(paths)
+        held = publication_hold(paths)
+        if held is not None:
+            current = current_manifest(paths)
+            log.warning("%s", hold_message(held))
+            _write_status(paths, current, held=held)
+            if current is None:
+                raise NothingToRollBack(hold_message(held))
+            return current
+        current, damage = _current_release(paths)
         spill = paths.work / ".publish_spill"
         spill.mkdir(parents=True, exist_ok=True)
         con = exports.connect_quietly(spill_to=spill)
@@ -163,13 +205,12 @@ def publish(paths: Paths) -> dict[str, Any]:
             con.execute(f"attach {exports.sql_string(str(paths.warehouse))} as wh (read_only)")
             sources = _sources(con)
             checksums = {t: canonical_checksum(con, r) for t, r in sources.items()}
-            current = current_manifest(paths)
             if _unchanged(current, checksums):
                 assert current is not None
                 _ensure_links(paths)
                 _publish_to_targets(paths, current_release_dir(paths), current, only_if_behind=True)
                 return current
-            release_id = _new_release_id(current)
+            release_id = _new_release_id(current_manifest_or_none(paths))
             staging = paths.published / "releases" / f".{release_id}.tmp"
             try:
                 manifest = _write_candidate(
@@ -183,8 +224,7 @@ def publish(paths: Paths) -> dict[str, Any]:
             shutil.rmtree(spill, ignore_errors=True)
         try:
             audit_candidate(staging, manifest)
-            # PostgreSQL before the files: if it fails, neither target changes.
-            _publish_to_targets(paths, staging, manifest, only_if_behind=False)
+            _make_read_only(staging)
             release_dir = staging.with_name(release_id)
             os.replace(staging, release_dir)
         except BaseException:
@@ -194,11 +234,18 @@ def publish(paths: Paths) -> dict[str, Any]:
         from stls_warehouse.retention import prune_releases
 
         prune_releases(paths)  # STLS_KEEP_RELEASES, never the current or an evidence pack's
+        if damage:
+            log.warning("repaired: %s; release %s was published from the warehouse", damage, release_id)
+        _publish_to_targets(paths, release_dir, manifest, only_if_behind=False, repaired=damage)
         return manifest
 
 
 def rollback(paths: Paths) -> dict[str, Any]:
-    """Make the release before the current one current again, on every target, atomically."""
+    """Make the release before the current one current again, on every target, atomically.
+
+    The rollback holds: later runs publish nothing newer until an operator lifts it with
+    `stls publish --release`.
+    """
     with _publication_lock(paths):
         current = current_manifest(paths)
         if current is None:
@@ -208,9 +255,51 @@ def rollback(paths: Paths) -> dict[str, Any]:
             raise NothingToRollBack(f"no release older than {current['release_id']} is kept")
         previous = earlier[-1]
         manifest = verify_release(previous)
-        _publish_to_targets(paths, previous, manifest, only_if_behind=False)
+        held = {
+            "release_id": previous.name,
+            "rolled_back_from": current["release_id"],
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        write_atomically(paths.published / HOLD_FILE, json.dumps(held, indent=1).encode(), mode=0o644)
         _make_current(paths, previous.name)
+        _publish_to_targets(paths, previous, manifest, only_if_behind=False, held=held)
         return manifest
+
+
+def release_hold(paths: Paths) -> dict[str, Any] | None:
+    """Lift a rollback's hold (`stls publish --release`): the next run publishes again."""
+    with _publication_lock(paths):
+        held = publication_hold(paths)
+        (paths.published / HOLD_FILE).unlink(missing_ok=True)
+        return held
+
+
+def publication_hold(paths: Paths) -> dict[str, Any] | None:
+    """The rollback that holds publication, or None."""
+    try:
+        held: dict[str, Any] = json.loads((paths.published / HOLD_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError:  # a damaged hold still holds: publishing over a rollback is the worse fault
+        return {"release_id": "unknown", "rolled_back_from": "unknown", "at": "unknown"}
+    return held
+
+
+def hold_message(held: dict[str, Any]) -> str:
+    return (
+        f"publication is held at release {held['release_id']} by a rollback from "
+        f"{held['rolled_back_from']} at {held['at']}; nothing newer is published until an operator "
+        "runs `stls publish --release`"
+    )
+
+
+def publication_status(paths: Paths) -> dict[str, Any] | None:
+    """What each target serves, as the last publication left it (`published/status.json`)."""
+    try:
+        status: dict[str, Any] = json.loads((paths.published / STATUS_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    return status
 
 
 def republish(paths: Paths) -> dict[str, Any]:
@@ -220,9 +309,49 @@ def republish(paths: Paths) -> dict[str, Any]:
         if release is None or not (release / "manifest.json").exists():
             raise NothingToRollBack("nothing has been published yet; run `stls run` first")
         manifest = verify_release(release)
-        _publish_to_targets(paths, release, manifest, only_if_behind=False)
         _make_current(paths, release.name)
+        _publish_to_targets(paths, release, manifest, only_if_behind=False, held=publication_hold(paths))
         return manifest
+
+
+def _current_release(paths: Paths) -> tuple[dict[str, Any] | None, str | None]:
+    """The current release's manifest when it is whole, else None and what is damaged."""
+    release = current_release_dir(paths)
+    if release is None:
+        kept = complete_releases(paths)
+        damage = f"published/current is missing (the last release kept is {kept[-1].name})" if kept else None
+        return None, damage
+    try:
+        return verify_release(release), None
+    except FileNotFoundError:
+        return None, f"the current release {release.name} has no manifest.json"
+    except ValueError as error:  # a corrupt manifest (JSONDecodeError is a ValueError)
+        return None, f"manifest.json of the current release {release.name} is corrupt ({error})"
+    except AuditFailed as failed:
+        return None, f"the current release {release.name} is damaged: {'; '.join(failed.problems)}"
+
+
+def current_manifest_or_none(paths: Paths) -> dict[str, Any] | None:
+    try:
+        return current_manifest(paths)
+    except (OSError, ValueError):
+        return None
+
+
+def _clean_leftovers(paths: Paths) -> None:
+    """Candidates of a publisher that died (under the lock, so none is being written)."""
+    releases = paths.published / "releases"
+    if releases.is_dir():
+        for left in releases.glob(".*.tmp"):
+            log.warning("removing %s, left by a publication that did not finish", left)
+            shutil.rmtree(left, ignore_errors=True)
+
+
+def _make_read_only(release: Path) -> None:
+    """A release's files are never written again (hard links share them between releases)."""
+    for path in release.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o400 if path.parent.name == AUDITOR_FOLDER else 0o444)
 
 
 def complete_releases(paths: Paths) -> list[Path]:
@@ -262,7 +391,19 @@ def code_version() -> str:
 def _sources(con: Any) -> dict[str, str]:
     sources = {t: f"wh.marts.{exports.quote_ident(t)}" for t in published_tables(con, "wh")}
     sources.setdefault(SUBMISSION_LEDGER, _SUBMISSION_LEDGER_SQL)
+    if DATA_QUALITY_RESULTS in sources:
+        sources[DATA_QUALITY_RESULTS] = _DQ_FOR_EVERY_READER_SQL
     return dict(sorted(sources.items()))
+
+
+def _write_auditor_copies(con: Any, staging: Path) -> None:
+    """The data quality results in full, for PostgreSQL's auditor role only: the files
+    release, which every BI user reads, carries them without school text (see above)."""
+    folder = staging / AUDITOR_FOLDER
+    folder.mkdir(mode=0o700)
+    exports.write_parquet(
+        con, "wh.marts.mart_data_quality_results", folder / f"{DATA_QUALITY_RESULTS}.parquet"
+    )
 
 
 def _unchanged(current: dict[str, Any] | None, checksums: dict[str, tuple[int, str]]) -> bool:
@@ -313,6 +454,8 @@ def _write_candidate(
         if table not in reused:
             exports.write_csv(con, in_order[table], columns[table], csv, ordered=True)
     exports.write_duckdb(con, in_order, staging / "stls.duckdb", ordered=True)
+    if DATA_QUALITY_RESULTS in sources:
+        _write_auditor_copies(con, staging)
     workbooks: dict[str, dict[str, str]] = {}
     for workbook, title, tables in (
         (
@@ -443,16 +586,84 @@ def _inputs(con: Any) -> list[dict[str, Any]]:
 
 
 def _publish_to_targets(
-    paths: Paths, release: Path | None, manifest: dict[str, Any], *, only_if_behind: bool
+    paths: Paths,
+    release: Path | None,
+    manifest: dict[str, Any],
+    *,
+    only_if_behind: bool,
+    repaired: str | None = None,
+    held: dict[str, Any] | None = None,
 ) -> None:
+    """PostgreSQL, after the files: retried, and its state written to `published/status.json`."""
     url = postgres_url()
     if url is None or release is None:
+        _write_status(paths, manifest, repaired=repaired, held=held)
         return
     from stls_warehouse.publish import postgres
 
-    if only_if_behind and postgres.published_release_id(url) == manifest["release_id"]:
-        return
-    postgres.publish_release(url, release, manifest)
+    attempts = max(1, int(os.environ.get("STLS_POSTGRES_ATTEMPTS", "3")))
+    pause = float(os.environ.get("STLS_POSTGRES_RETRY_SECONDS", "30"))
+    error: Exception | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            if not (only_if_behind and postgres.published_release_id(url) == manifest["release_id"]):
+                postgres.publish_release(url, release, manifest)
+            error = None
+            break
+        except (postgres.PostgresPublishFailed, OSError, postgres_errors()) as failed:
+            error = failed
+            log.warning("PostgreSQL publication attempt %d of %d failed: %s", attempt, attempts, failed)
+            if attempt < attempts:
+                time.sleep(pause)
+    served = _served_release(url)
+    _write_status(paths, manifest, repaired=repaired, held=held, postgres=(served, error))
+    if error is not None:
+        raise postgres.PostgresPublishFailed(
+            f"the files serve release {manifest['release_id']}, but PostgreSQL is behind "
+            f"(it serves {served or 'nothing'}) after {attempts} attempt(s): {error}. "
+            "`stls publish` publishes the current release to PostgreSQL again."
+        ) from error
+
+
+def postgres_errors() -> type[Exception]:
+    import psycopg
+
+    return psycopg.Error
+
+
+def _served_release(url: str) -> str | None:
+    from stls_warehouse.publish import postgres
+
+    try:
+        return postgres.published_release_id(url)
+    except Exception:  # the server is what failed: say "unknown" rather than hide the first error
+        return "unknown (the server did not answer)"
+
+
+def _write_status(
+    paths: Paths,
+    manifest: dict[str, Any] | None,
+    *,
+    repaired: str | None = None,
+    held: dict[str, Any] | None = None,
+    postgres: tuple[str | None, Exception | None] | None = None,
+) -> None:
+    files = manifest["release_id"] if manifest else None
+    status: dict[str, Any] = {
+        "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "release_id": files,
+        "targets": {"files": {"release_id": files, "behind": False}},
+        "held": held,
+        "repaired": repaired,
+    }
+    if postgres is not None:
+        served, error = postgres
+        status["targets"]["postgresql"] = {
+            "release_id": served,
+            "behind": served != files,
+            "error": None if error is None else str(error),
+        }
+    write_atomically(paths.published / STATUS_FILE, json.dumps(status, indent=1).encode("utf-8"), mode=0o644)
 
 
 def _make_current(paths: Paths, release_id: str) -> None:
@@ -510,7 +721,10 @@ __all__ = [
     "canonical_checksum",
     "current_manifest",
     "current_release_dir",
+    "publication_hold",
+    "publication_status",
     "publish",
+    "release_hold",
     "republish",
     "rollback",
 ]

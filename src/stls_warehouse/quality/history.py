@@ -18,8 +18,11 @@ from pathlib import Path
 LedgerKey = tuple[str, str, int]  # sla_code, financial_year, period
 KpiKey = tuple[str, str]  # sla_code, kpi_month
 
+# The current accepted version of each return. A file's hash is not a key of the ledger: a
+# byte-identical copy under another name (`... (1).xlsx`) is a DUPLICATE row with the same
+# hash and no period, so every query picks the ACCEPTED row itself, never rows "by hash".
 _CURRENT = """
-    select file_sha256 from raw.submissions
+    select * from raw.submissions
     where status = 'ACCEPTED' and return_type = ?
     qualify row_number() over (
         partition by sla_code, period_key order by version desc, received_at desc
@@ -64,9 +67,9 @@ class History:
                        coalesce(sum(l.amount), 0),
                        coalesce(sum(l.amount) filter (where l.amount > 0), 0),
                        coalesce(sum(l.amount) filter (where l.is_overhead_recharge), 0)
-                from raw.submissions s
+                from ({_CURRENT}) s
                 left join raw.ledger_lines l on l.file_sha256 = s.file_sha256
-                where s.file_sha256 in ({_CURRENT})
+                where s.period is not null
                 group by all
                 """,
                 ["ledger"],
@@ -74,7 +77,7 @@ class History:
             kpi_rows = con.execute(
                 f"""
                 select sla_code, kpi_month, kpi_code, value from raw.kpi_values
-                where file_sha256 in ({_CURRENT})
+                where file_sha256 in (select file_sha256 from ({_CURRENT}))
                 """,
                 ["kpi"],
             ).fetchall()

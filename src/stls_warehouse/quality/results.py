@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from stls_warehouse.quality.gx_runner import CheckResult
+from stls_warehouse.text import safe_text
 
 PASSED = "PASSED"
 FAILED = "FAILED"
@@ -110,7 +111,7 @@ def now() -> datetime:
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    text = value if isinstance(value, str) else str(value)
+    text = safe_text(value if isinstance(value, str) else str(value))
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
 
 

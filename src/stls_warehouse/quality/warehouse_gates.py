@@ -19,6 +19,7 @@ stage never runs and every published file stays as it was.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -73,6 +74,96 @@ class WarehouseGateOutcome:
         }
 
 
+ALLOW_LOSS = "STLS_ALLOW_RELEASE_LOSS"
+
+
+def release_loss_row(home: Paths, con: Any, *, run_id: str, checked_at: Any) -> CheckRow:
+    """Would publishing lose accepted returns or ledger lines that the current release holds?
+
+    A return the current release contains must still have an accepted version, and the ledger
+    lines of every file that is still current must all be there (a newer version may replace
+    lines; nothing else may drop them). A warehouse that lost its returns is stopped here
+    (issue 13, case 3) unless an operator sets STLS_ALLOW_RELEASE_LOSS=yes for one run, when
+    the check is recorded as a warning instead.
+    """
+    from stls_warehouse.publish.release import current_release_dir, release_manifest
+
+    lost_returns: list[str] = []
+    lost_lines = 0
+    release = current_release_dir(home)
+    try:
+        manifest = release_manifest(release) if release else None
+    except (OSError, ValueError):
+        manifest = None  # a damaged release: publication repairs it, nothing to compare with
+    if manifest is not None:
+        have = {
+            tuple(r)
+            for r in con.execute(
+                "select return_type, sla_code, period_key from raw.submissions where status = 'ACCEPTED'"
+            ).fetchall()
+        }
+        lost_returns = sorted(
+            f"{r['return_type']} {r['sla_code']} {r['period_key']}"
+            for r in manifest.get("returns", [])
+            if (r["return_type"], r["sla_code"], r["period_key"]) not in have
+        )
+        parquet = release / "parquet" / "fct_ledger_lines.parquet" if release else None
+        if parquet is not None and parquet.is_file():
+            before = dict(
+                con.execute(
+                    "select source_file_sha256, count(*) from read_parquet(?) group by 1", [str(parquet)]
+                ).fetchall()
+            )
+            now_ = dict(
+                con.execute(
+                    "select source_file_sha256, count(*) from marts.fct_ledger_lines group by 1"
+                ).fetchall()
+            )
+            superseded = {
+                r[0]
+                for r in con.execute(
+                    "select supersedes_sha256 from raw.submissions where supersedes_sha256 is not null"
+                ).fetchall()
+            }
+            lost_lines = sum(
+                max(0, count - now_.get(sha, 0)) for sha, count in before.items() if sha not in superseded
+            )
+    allowed = os.environ.get(ALLOW_LOSS, "").lower() in ("1", "yes", "true")
+    failed = bool(lost_returns or lost_lines)
+    observed = (
+        f"{len(lost_returns)} accepted return(s) and {lost_lines} ledger line(s) of release "
+        f"{manifest['release_id'] if manifest else '-'} are missing"
+        + (
+            f": {', '.join(lost_returns[:10])}" + (" and more" if len(lost_returns) > 10 else "")
+            if lost_returns
+            else ""
+        )
+    )
+    return CheckRow(
+        run_id=run_id,
+        checked_at=checked_at,
+        stage=STAGE,
+        suite="release_continuity",
+        rule="release_loses_nothing",
+        code="RELEASE_LOSS",
+        severity="warning" if allowed else "blocking",
+        outcome="FAILED" if failed else "PASSED",
+        message=(
+            "The warehouse has lost returns or ledger lines that the current release publishes "
+            "(a lost or recreated warehouse?). Run `stls rebuild`; if the loss is intended, run once "
+            f"with {ALLOW_LOSS}=yes."
+            + (f" {ALLOW_LOSS} is set: published anyway." if allowed and failed else "")
+        )
+        if failed
+        else "Every accepted return and ledger line of the current release is still in the warehouse.",
+        table_name="fct_ledger_lines",
+        checked_count=len(manifest.get("returns", [])) if manifest else 0,
+        failing_count=len(lost_returns) + lost_lines,
+        observed=observed if failed else None,
+        expected="no accepted return or current ledger line lost",
+    )
+
+
 def safe_run_id(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
 
@@ -110,6 +201,7 @@ def gate_warehouse(home: Paths, run_id: str) -> WarehouseGateOutcome:
         outcome.docs_index = session.build_docs()
         outcome.seconds_validating = time.monotonic() - started
         outcome.rows = rows_for_tables(outcome.checks, tables, run_id=run_id, checked_at=checked_at)
+        outcome.rows.append(release_loss_row(home, con, run_id=run_id, checked_at=checked_at))
         fingerprint = _fingerprint(con, outcome.rows)
         if fingerprint != _last_fingerprint(con):
             # Re-running over an unchanged warehouse records nothing new, so an unchanged
