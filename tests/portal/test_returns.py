@@ -215,6 +215,15 @@ def test_sign_off_is_refused_while_a_query_is_open_and_recorded_after_it_is_answ
     assert "A one-off payment for therapy." in page and "This version is signed off." in page
 
 
+def test_a_return_with_no_published_version_offers_no_sign_off(portal_home, users, client_for):
+    approver = client_for(users["approver"])
+    page = approver.get("/sla/SWA/returns/ledger/2021-22-P08/").content.decode()
+    assert "There is no published version of this return to sign off" in page
+    assert "/sign-off/" not in page
+    refused = approver.post("/sla/SWA/returns/ledger/2021-22-P08/sign-off/", {"declaration": "on"})
+    assert refused.status_code == 400 and not DecisionRecord.objects.exists()
+
+
 def test_the_sla_page_lists_every_period_with_due_dates_and_statuses(
     portal_home, users, client_for, publisher
 ):
