@@ -10,7 +10,7 @@ export TQDM_DISABLE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 
-.PHONY: install demo test test-integration lint bench clean-data portal portal-assets airflow-ui
+.PHONY: install demo test test-integration lint bench clean-data portal portal-assets system-deps airflow-ui
 
 install: $(STAMP)
 
@@ -29,14 +29,14 @@ demo: $(STAMP)
 	@echo
 	$(BIN)/stls outturn --year 2021-22
 
-test: $(STAMP) portal-assets
+test: $(STAMP) portal-assets system-deps
 	$(BIN)/ruff check src dags expectations tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -m "not integration"
 
 # The Celery deployment against this machine's PostgreSQL and Redis, the 36-month backfills
 # and the SIGKILL crash scenarios: minutes each, so kept out of `make test`; CI runs both.
-test-integration: $(STAMP) portal-assets
+test-integration: $(STAMP) portal-assets system-deps
 	$(BIN)/python -m pytest -q -m integration
 
 # Every stage against its floor and its peer: one table and benchmarks/results/*.json (about 25
@@ -71,6 +71,10 @@ portal: $(STAMP) portal-assets
 # Airflow's UI over the local home (what `stls run` and `make demo` record), on 127.0.0.1 only.
 airflow-ui: $(STAMP)
 	$(BIN)/stls airflow-ui --port $(or $(PORT),8080)
+
+# Debian packages the tests need (Chromium, Pango, fonts, poppler), installed when missing.
+system-deps:
+	scripts/system-deps.sh
 
 clean-data:
 	rm -rf "$(STLS_HOME)"
