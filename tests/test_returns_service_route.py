@@ -241,7 +241,12 @@ def test_every_format_of_the_release_carries_the_queries(home: Paths) -> None:
     book = load_workbook(release / "stls_finance.xlsx", read_only=True)
     sheet = book[sheet_names(["mart_return_queries"])["mart_return_queries"]]
     header, first = list(sheet.iter_rows(min_row=1, max_row=2, values_only=True))
-    assert header[:5] == ("sla_code", "return_type", "period_key", "file_sha256", "rule")
+    # the workbook shows each column's human header from the catalogue (issue 16)
+    from stls_warehouse.catalog import table_doc
+
+    doc = table_doc("mart_return_queries")
+    names = ("sla_code", "return_type", "period_key", "file_sha256", "rule")
+    assert header[:5] == tuple(doc.column(name).label for name in names)
     assert first[4] == "payroll_every_month"
 
 
