@@ -187,6 +187,23 @@ def fund_strands() -> tuple[str, ...]:
     return tuple(row["fund_strand"] for row in seed_rows("ref_fund_strands"))
 
 
+@cache
+def high_needs_strands() -> tuple[str, ...]:
+    """The strands paid from the High Needs Block (`ref_fund_strands.is_high_needs`): what
+    outturn sums. Traded work is paid for by its buyers and stands beside it (marts.md 1.1)."""
+    return tuple(
+        row["fund_strand"]
+        for row in seed_rows("ref_fund_strands")
+        if row["is_high_needs"].strip().lower() == "true"
+    )
+
+
+def high_needs_condition(column: str = "fund_strand") -> str:
+    """SQL that is true for a High Needs line: `fund_strand in ('CORE', 'OUTREACH', 'PENSION')`.
+    The codes come from the seed, never from a user."""
+    return f"{column} in ({', '.join(repr(code) for code in high_needs_strands())})"
+
+
 def fund_strands_in_words() -> str:
     """The fund strands as a school reads them in a message: `CORE, OUTREACH, PENSION or TRADED`."""
     *first, last = fund_strands()

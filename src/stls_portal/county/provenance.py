@@ -17,6 +17,7 @@ from typing import Any
 
 from stls_portal.models import DecisionRecord, Upload
 from stls_portal.published import Release
+from stls_warehouse import reference
 
 FORUM = "mart_service_line_budget_outturn"
 LINES = "fct_ledger_lines"
@@ -24,7 +25,6 @@ LEDGER = "submission_ledger"
 STATUS = "mart_return_status"
 # Traded services are paid for by their buyers: from marts spec 1.1 they sit beside the
 # outturn (traded_net), never in it. A release from before 1.1 (no traded_net) summed every strand.
-TRADED = "TRADED"
 # Free text a school typed may name people: the published tables leave it out, so does this view.
 FREE_TEXT = frozenset({"description", "comment"})
 
@@ -91,12 +91,12 @@ class Reader:
 
     def _outturn_expression(self) -> str:
         if "traded_net" in self._columns(FORUM):
-            return f"coalesce(sum(amount) filter (where fund_strand <> '{TRADED}'), 0)"
+            return f"coalesce(sum(amount) filter (where {reference.high_needs_condition()}), 0)"
         return "coalesce(sum(amount), 0)"
 
     def _traded_expression(self) -> str:
         if "traded_net" in self._columns(FORUM):
-            return f"coalesce(sum(amount) filter (where fund_strand = '{TRADED}'), 0)"
+            return f"coalesce(sum(amount) filter (where not {reference.high_needs_condition()}), 0)"
         return "0::decimal(18,2)"
 
     # --- the Forum's table --------------------------------------------------------------
@@ -152,7 +152,9 @@ class Reader:
         )
 
     def counts_in_outturn(self, line: dict[str, Any]) -> bool:
-        return "traded_net" not in self._columns(FORUM) or line["fund_strand"] != TRADED
+        return (
+            "traded_net" not in self._columns(FORUM) or line["fund_strand"] in reference.high_needs_strands()
+        )
 
     def submission(self, sha256: str) -> dict[str, Any] | None:
         rows = self._dicts(

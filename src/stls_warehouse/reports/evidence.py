@@ -46,7 +46,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from stls_warehouse import airflow_local, transform
+from stls_warehouse import airflow_local, reference, transform
 from stls_warehouse.config import REPO_ROOT, Paths
 from stls_warehouse.files import write_atomically
 from stls_warehouse.quality.completeness import require_year_complete, year_completeness
@@ -56,7 +56,6 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 MAX_LOG_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_SOURCE_MB = 50
 DBT_DOCS = ("index.html", "manifest.json", "catalog.json")
-HIGH_NEEDS_STRANDS = ("CORE", "OUTREACH", "PENSION")  # what outturn sums (marts.md 1.1)
 VOLATILE: dict[str, str] = {
     "release/manifest.json": "release_id, published_at, received_at of each input, code_version",
     "release/inputs_*.csv": "received_at (when each file arrived)",
@@ -429,15 +428,15 @@ def _district_walk(release: PublishedRelease, financial_year: str, line_refs: An
         "select outturn from mart_service_line_budget_outturn where financial_year = ? and service_line = 'DISTRICT'",
         [financial_year],
     )
-    strands = ", ".join(f"'{s}'" for s in HIGH_NEEDS_STRANDS)
+    high_needs = reference.high_needs_condition()
     total, lines = release.rows(
         f"select coalesce(sum(amount), 0), count(*) from fct_ledger_lines where financial_year = ? "
-        f"and service_line = 'DISTRICT' and fund_strand in ({strands})",
+        f"and service_line = 'DISTRICT' and {high_needs}",
         [financial_year],
     )[0]
     sql, params = _table_query(release, "fct_ledger_lines", financial_year, line_refs)
     example = release.records(
-        f"select * from ({sql}) where service_line = 'DISTRICT' and fund_strand in ({strands}) "
+        f"select * from ({sql}) where service_line = 'DISTRICT' and {high_needs} "
         "order by amount desc, source_file_sha256, source_row limit 1",
         params,
     )
@@ -448,7 +447,7 @@ def _district_walk(release: PublishedRelease, financial_year: str, line_refs: An
         "outturn": str(outturn[0][0]) if outturn else None,
         "sum_of_lines": str(total),
         "lines": int(lines),
-        "fund_strands": list(HIGH_NEEDS_STRANDS),
+        "fund_strands": list(reference.high_needs_strands()),
         "agrees": bool(outturn) and Decimal(outturn[0][0]) == Decimal(total),
         "example_line": {
             k: (str(v) if v is not None else None)

@@ -18,7 +18,7 @@ from typing import Any
 
 from stls_warehouse.config import Paths
 from stls_warehouse.periods import LedgerPeriod, financial_year_of, parse_financial_year
-from stls_warehouse.reference import service_line_names, sla_label, slas
+from stls_warehouse.reference import high_needs_condition, service_line_names, sla_label, slas
 from stls_warehouse.reports import charts
 from stls_warehouse.reports.annual import Worded
 from stls_warehouse.reports.document import (
@@ -128,7 +128,6 @@ def _month_name(period: LedgerPeriod) -> str:
 
 
 # Spend is High Needs money: traded work is paid for by its buyers and shown on its own.
-HIGH_NEEDS = "fund_strand <> 'TRADED'"
 
 
 class NoDataForPeriod(BadPeriod):
@@ -248,7 +247,7 @@ def _spend(doc: Document, release: PublishedRelease, period: LedgerPeriod) -> No
     ytd = dict(
         release.rows(
             "select sla_code, sum(amount) from fct_ledger_lines where financial_year = ? and period <= ? "
-            f"and {HIGH_NEEDS} group by sla_code",
+            f"and {high_needs_condition()} group by sla_code",
             [fy, period.period],
         )
     )
