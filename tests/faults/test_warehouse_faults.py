@@ -34,11 +34,11 @@ from stls_warehouse.publish.release import (
 )
 from stls_warehouse.quality.warehouse_gates import GateFailed
 from tests.factories import csv_bytes, ledger_rows
+from tests.postgres import database_name, scratch_database
 
 pytestmark = pytest.mark.slow
 NUL_FILE = "LEDGER_CAN_2021-22_P05.csv"
-SERVER = "postgresql://postgres@127.0.0.1:5432"
-DATABASE = "stls_faults_test" + os.environ.get("STLS_TEST_PG_SUFFIX", "")
+DATABASE = database_name("stls_faults_test")
 
 
 @pytest.fixture(scope="module")
@@ -154,17 +154,8 @@ def test_a_nul_byte_from_a_school_never_reaches_a_target(home: Paths) -> None:
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(f"{SERVER}/postgres", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"no PostgreSQL server on 127.0.0.1:5432: {error}")
-    admin.execute(f"drop database if exists {DATABASE} with (force)")
-    admin.execute(f"create database {DATABASE}")
-    try:
-        yield f"{SERVER}/{DATABASE}"
-    finally:
-        admin.execute(f"drop database if exists {DATABASE} with (force)")
-        admin.close()
+    with scratch_database(DATABASE) as url:
+        yield url
 
 
 def _change_the_warehouse(home: Paths) -> None:

@@ -222,3 +222,34 @@ def client_for(client: Any) -> Iterator[Callable[[Any], Any]]:
         return browser
 
     yield signed_in
+
+
+@pytest.fixture
+def inbox(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """A real SMTP server on loopback (aiosmtpd), configured as the alerts' Airflow connection
+    URI, which the service's mail settings read; yields the messages it receives."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received: list[Any] = []
+
+    class Inbox(Message):
+        def handle_message(self, message: Any) -> None:
+            received.append(message)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}?disable_tls=true")
+    from stls_portal.settings import _smtp
+
+    for name, value in _smtp().items():
+        setattr(settings, name, value)
+    try:
+        yield received
+    finally:
+        controller.stop()

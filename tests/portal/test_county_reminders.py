@@ -3,43 +3,12 @@ a real SMTP server on loopback; the reminder is recorded with who sent it, when 
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
 from stls_portal.county.models import Reminder
 from stls_portal.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def inbox(settings, monkeypatch) -> Iterator[list[Any]]:
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    received: list[Any] = []
-
-    class Inbox(Message):
-        def handle_message(self, message: Any) -> None:
-            received.append(message)
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}?disable_tls=true")
-    from stls_portal.settings import _smtp
-
-    for name, value in _smtp().items():
-        setattr(settings, name, value)
-    try:
-        yield received
-    finally:
-        controller.stop()
 
 
 def test_finance_chases_a_school_for_its_overdue_returns(portal_home, users, client_for, publisher, inbox):

@@ -299,39 +299,13 @@ def test_decision_files_are_what_the_pipeline_reads(portal_home, users, client_f
     }
 
 
-def test_receipts_go_through_the_smtp_server_the_alerts_use(
-    portal_home, users, client_for, settings, monkeypatch
-):
+def test_receipts_go_through_the_smtp_server_the_alerts_use(portal_home, users, client_for, settings, inbox):
     """A real SMTP server on loopback (aiosmtpd), configured as Airflow's connection URI."""
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    received: list[Any] = []
-
-    class Inbox(Message):
-        def handle_message(self, message: Any) -> None:
-            received.append(message)
-
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}?disable_tls=true")
-        from stls_portal.settings import _smtp
-
-        for name, value in _smtp().items():
-            setattr(settings, name, value)
-        assert settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
-        upload(client_for(users["submitter"]), GOOD_NAME, csv_bytes(ledger_rows(n=2)))
-    finally:
-        controller.stop()
-    assert len(received) == 1
-    assert received[0]["To"] == "swa.submitter@example.org"
-    assert "ACCEPTED" in received[0]["Subject"]
+    assert settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+    upload(client_for(users["submitter"]), GOOD_NAME, csv_bytes(ledger_rows(n=2)))
+    assert len(inbox) == 1
+    assert inbox[0]["To"] == "swa.submitter@example.org"
+    assert "ACCEPTED" in inbox[0]["Subject"]
     assert Upload.objects.get().receipt_sent_at is not None
 
 

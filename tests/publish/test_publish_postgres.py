@@ -6,7 +6,6 @@ cluster-wide and created only if absent, so the tests can run again and again.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,26 +18,17 @@ from stls_warehouse.config import Paths
 from stls_warehouse.publish import postgres
 from stls_warehouse.publish.audit import verify_release
 from stls_warehouse.publish.release import complete_releases, current_manifest, publish
+from tests.postgres import SERVER, database_name, scratch_database
 from tests.publish.year_fixture import copy_home
 
-SERVER = "postgresql://postgres@127.0.0.1:5432"
-DATABASE = "stls_publish_test" + os.environ.get("STLS_TEST_PG_SUFFIX", "")  # parallel checkouts set a suffix
+DATABASE = database_name("stls_publish_test")
 URL = f"{SERVER}/{DATABASE}"
 
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(f"{SERVER}/postgres", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"no PostgreSQL server on 127.0.0.1:5432: {error}")
-    admin.execute(f"drop database if exists {DATABASE} with (force)")
-    admin.execute(f"create database {DATABASE}")
-    try:
-        yield URL
-    finally:
-        admin.execute(f"drop database if exists {DATABASE} with (force)")
-        admin.close()
+    with scratch_database(DATABASE) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
