@@ -372,7 +372,9 @@ def return_rows(sla_code: str, financial_year: str, today: date) -> list[ReturnR
         waiver = waivers.get((return_type, key))
         if waiver is not None:  # a waiver decided here counts before the pipeline publishes it
             status_row = status_row | {"status": "WAIVED" if waiver == "waiver_granted" else "MISSING"}
-        rows.append(_row(return_type, key, label, end, today, status_row, mine, in_release, local_answers))
+        rows.append(
+            period_row(return_type, key, label, end, today, status_row, mine, in_release, local_answers)
+        )
     return rows
 
 
@@ -385,7 +387,7 @@ def _kpi_label(month: KpiMonth) -> str:
     return f"{date(month.year, month.month, 1):%B %Y}"
 
 
-def _row(
+def period_row(
     return_type: str,
     key: str,
     label: str,

@@ -14,12 +14,12 @@ import pytest
 from stls_portal.county.models import Reminder, WaiverEvent
 from stls_portal.models import AuditEvent
 from stls_warehouse import decisions
-from tests.portal import test_browser, test_county_figures, test_county_reminders
+from tests.portal import test_browser, test_county_figures
 from tests.portal.test_browser import Portal
 
 # The shared fixtures: the browser and page helpers, a small release, a loopback SMTP server.
 browser, portal = test_browser.browser, test_browser.portal
-release, inbox = test_county_figures.release, test_county_reminders.inbox
+release = test_county_figures.release  # the fixture, shared (the SMTP inbox is in conftest)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -1,6 +1,6 @@
 """Every return of a financial year at a glance: the 14 SLAs by ledger period and by KPI month.
 
-Each cell is the same row the school sees on its own page (`services._row`: the published
+Each cell is the same row the school sees on its own page (`services.period_row`: the published
 `mart_return_status` plus this service's own uploads still being checked), read here once for
 all SLAs instead of once per SLA, with the portal's waivers not yet published laid over it.
 """
@@ -22,7 +22,7 @@ from stls_portal.published import RETURN_STATUS, STATUS_COLUMNS, Release
 from stls_warehouse import reference
 from stls_warehouse.periods import kpi_months, ledger_periods
 
-# Status words a cell can carry (services._row), in the order the filter offers them.
+# Status words a cell can carry (services.period_row), in the order the filter offers them.
 STATUSES = (
     "Overdue",
     "Rejected",
@@ -199,7 +199,7 @@ class _Reading:
             pending = _waiver_pending(status_row, waiver)
             if waiver is not None:  # as the school's page does (services.return_rows)
                 status_row = status_row | {"status": "WAIVED" if waiver == "waiver_granted" else "MISSING"}
-            row = services._row(
+            row = services.period_row(
                 return_type, key, label, end, self.today, status_row, own, self.in_release, self.answered
             )
             if status_row.get("status") == "REJECTED" and row.status in ("Overdue", "Due", "Not yet due"):
