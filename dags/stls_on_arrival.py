@@ -10,8 +10,10 @@ the data quality summary (`$STLS_HOME/reports/dq/latest.html`), then the returns
 decisions not loaded yet. Re-running a run, or a second event for the same files, changes
 nothing: files already in the submission ledger are not parsed again.
 
-This DAG publishes nothing: the daily `stls_returns_pipeline` and the monthly close
-(`stls_monthly_close`) build the marts and publish a release.
+This DAG does not build or publish itself: its last task updates the
+`stls://warehouse/returns` asset, which starts `stls_returns_pipeline` (build, warehouse gate,
+publish), so a school sees its return published minutes after it lands. The monthly close
+(`stls_monthly_close`) publishes the closed month as before.
 """
 
 from __future__ import annotations
@@ -21,7 +23,12 @@ from datetime import datetime
 from airflow.sdk import Asset, AssetWatcher, dag, task
 
 from stls_warehouse.config import paths
-from stls_warehouse.orchestration.dag_defaults import LANDING_URI, WAREHOUSE_POOL, default_args
+from stls_warehouse.orchestration.dag_defaults import (
+    LANDING_URI,
+    RETURNS_LOADED_URI,
+    WAREHOUSE_POOL,
+    default_args,
+)
 from stls_warehouse.orchestration.triggers import LandingZoneTrigger
 
 _home = paths()
@@ -37,6 +44,7 @@ LANDING = Asset(
         )
     ],
 )
+RETURNS_LOADED = Asset(RETURNS_LOADED_URI)
 
 
 @dag(
@@ -77,7 +85,7 @@ def stls_on_arrival() -> None:
 
         return pipeline.load_returns(run_id or "manual")
 
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=WAREHOUSE_POOL, outlets=[RETURNS_LOADED])
     def load_decisions(load: dict, run_id: str | None = None) -> dict:
         """The returns service's explanations, sign-offs and waivers not loaded yet; a bad
         file is named in this task's log and skipped."""

@@ -1,5 +1,9 @@
-"""Monthly returns pipeline: landing zone -> intake -> quality gate -> warehouse (returns,
-then the returns service's decisions) -> dbt -> warehouse gate -> publish.
+"""Returns pipeline: landing zone -> intake -> quality gate -> warehouse (returns, then the
+returns service's decisions) -> dbt -> warehouse gate -> publish -> the latest monthly report.
+
+Runs daily at 06:00 (Europe/London) and whenever `stls_on_arrival` has loaded returns (the
+`stls://warehouse/returns` asset), so an upload is published within minutes. This DAG and the
+monthly close are the two that publish a release; the on-arrival DAG only loads.
 
 Thin by design: every task calls one function of `stls_warehouse.pipeline`; heavy imports
 happen inside those functions, so parsing this file costs nothing.
@@ -9,18 +13,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
-from stls_warehouse.orchestration.dag_defaults import PUBLISHED_URI, WAREHOUSE_POOL, default_args
+from stls_warehouse.orchestration.dag_defaults import (
+    PUBLISHED_URI,
+    RETURNS_LOADED_URI,
+    WAREHOUSE_POOL,
+    default_args,
+)
 
 PUBLISHED = Asset(PUBLISHED_URI)
+RETURNS_LOADED = Asset(RETURNS_LOADED_URI)
 
 DEFAULT_ARGS = default_args()  # owner, retries (STLS_TASK_RETRIES), failure e-mail
 
 
 @dag(
     dag_id="stls_returns_pipeline",
-    schedule="0 6 * * *",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 6 * * *", timezone="Europe/London"),
+        assets=[RETURNS_LOADED],
+    ),
     start_date=datetime(2021, 4, 1),
     catchup=False,
     max_active_runs=1,

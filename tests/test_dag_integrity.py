@@ -70,3 +70,15 @@ def test_dag_files_do_not_import_heavy_libraries_at_parse_time() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1:] in ([], [""]), done.stdout
     assert time.monotonic() - started < 60
+
+
+def test_returns_loaded_on_arrival_start_the_publishing_pipeline(dag_bag) -> None:
+    """Which DAG publishes what: the on-arrival DAG only loads; the asset its last task
+    updates starts the returns pipeline, which publishes (as does its daily schedule)."""
+    arrival = dag_bag.dags["stls_on_arrival"]
+    outlets = {a.uri for t in arrival.tasks for a in t.outlets}
+    assert outlets == {"stls://warehouse/returns"}
+    assert not any(t.task_id == "publish" for t in arrival.tasks)
+    pipeline = dag_bag.dags["stls_returns_pipeline"]
+    assert {a.uri for a in pipeline.timetable.asset_condition.objects} == {"stls://warehouse/returns"}
+    assert pipeline.timetable.timetable.expression == "0 6 * * *"

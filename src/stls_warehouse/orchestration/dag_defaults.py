@@ -22,6 +22,7 @@ PUBLISHED_URI = "stls://published/marts"
 PERIOD_CLOSED_URI = "stls://closed/period"
 YEAR_CLOSED_URI = "stls://closed/year"
 LANDING_URI = "stls://landing/returns"
+RETURNS_LOADED_URI = "stls://warehouse/returns"  # returns or decisions loaded: build and publish
 
 
 def default_args() -> dict[str, Any]:
