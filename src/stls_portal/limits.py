@@ -57,6 +57,7 @@ class CappedMemoryUploadHandler(MemoryFileUploadHandler):
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         self.received += len(raw_data)
         if self.received > settings.MAX_RETURN_BYTES:
+            assert self.request is not None
             self.request.upload_too_large = True  # type: ignore[attr-defined]
             raise StopUpload(connection_reset=True)
         return super().receive_data_chunk(raw_data, start)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import QuerySet
 
@@ -35,8 +35,6 @@ class User(AbstractUser):
     sla_codes = models.JSONField(
         default=list, blank=True, help_text='The SLA codes a school user acts for, e.g. ["SWA"].'
     )
-
-    objects: UserManager[User] = UserManager()
 
     def visible_slas(self) -> list[str]:
         """The SLAs whose returns this user may see: their own, or all for county roles."""

@@ -12,7 +12,8 @@ from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 
 from stls_portal.models import Upload, User
 from stls_portal.services import NotAllowed
@@ -23,7 +24,7 @@ class SlaScopedMixin(LoginRequiredMixin):
 
     sla_code: str
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         code = str(kwargs.get("sla_code", "")).upper()
@@ -32,7 +33,7 @@ class SlaScopedMixin(LoginRequiredMixin):
             raise Http404("No such SLA")
         self.sla_code = code
         try:
-            return super().dispatch(request, *args, **kwargs)  # type: ignore[no-any-return]
+            return super().dispatch(request, *args, **kwargs)
         except NotAllowed as refused:
             raise PermissionDenied(str(refused)) from refused
 

@@ -86,7 +86,7 @@ class SlaView(SlaScopedMixin, View):
 class TemplateView(SlaScopedMixin, View):
     def get(
         self, request: HttpRequest, sla_code: str, return_type: str, period_key: str, fmt: str
-    ) -> HttpResponse:
+    ) -> FileResponse:
         _check_return(return_type, period_key)
         if fmt not in ("xlsx", "csv"):
             raise Http404("No such format")
@@ -186,7 +186,7 @@ def _grouped(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class RejectionView(SlaScopedMixin, View):
-    def get(self, request: HttpRequest, sla_code: str, upload_id: str) -> HttpResponse:
+    def get(self, request: HttpRequest, sla_code: str, upload_id: str) -> FileResponse:
         upload = self.get_upload(upload_id)
         path = services.storage(upload.id) / "rejection.xlsx"
         if upload.status != UploadStatus.REJECTED or not path.exists():
@@ -304,7 +304,7 @@ class WarningHelpView(View):
         return render(request, "portal/help_warning.html", {"warning": warning})
 
 
-def _attachment(data: bytes, name: str) -> HttpResponse:
+def _attachment(data: bytes, name: str) -> FileResponse:
     """A download: always an attachment, never shown inline, its type not guessed."""
     import io
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +21,7 @@ from django.views import View
 from stls_portal import audit, services
 from stls_portal.county import matrix, provenance, waivers
 from stls_portal.county.forms import WaiverForm
+from stls_portal.county.models import WaiverAction
 from stls_portal.models import COUNTY_ROLES, User
 from stls_portal.published import Release
 from stls_warehouse import reference
@@ -29,14 +31,14 @@ from stls_warehouse.config import Paths
 class CountyMixin(LoginRequiredMixin):
     """County finance, auditors and administrators only; a school user gets 403."""
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         user: User = request.user  # type: ignore[assignment]
         if user.role not in COUNTY_ROLES and not user.is_superuser:
             raise PermissionDenied("the county's pages are for county finance and auditors")
         try:
-            return super().dispatch(request, *args, **kwargs)  # type: ignore[no-any-return]
+            return super().dispatch(request, *args, **kwargs)
         except services.NotAllowed as refused:
             raise PermissionDenied(str(refused)) from refused
 
@@ -116,10 +118,18 @@ class WaiverView(CountyMixin, View):
         if not context["may_act"]:
             raise services.NotAllowed("only county finance grants and revokes waivers")
         form = WaiverForm(request.POST)
-        decide = waivers.revoke if context["waived"] else waivers.grant
+        action = WaiverAction.REVOKED if context["waived"] else WaiverAction.GRANTED
         if form.is_valid():
             try:
-                decide(request, self.portal_user, sla_code, return_type, period_key, **form.cleaned_data)
+                waivers.decide(
+                    request,
+                    self.portal_user,
+                    action,
+                    sla_code,
+                    return_type,
+                    period_key,
+                    **form.cleaned_data,
+                )
                 return HttpResponseRedirect(
                     reverse("county_waiver", args=[sla_code, return_type, period_key])
                 )
@@ -136,7 +146,7 @@ class _FiguresPage(CountyMixin, View):
 
     template_name = ""
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.release = Release.current(settings.HOME)
         try:
             self.reader = provenance.Reader(self.release)
@@ -434,7 +444,7 @@ class ReportsView(CountyMixin, View):
 
 
 class ReportFileView(CountyMixin, View):
-    def get(self, request: HttpRequest, kind: str, name: str) -> HttpResponse:
+    def get(self, request: HttpRequest, kind: str, name: str) -> HttpResponseBase:
         from django.http import FileResponse
 
         from stls_portal.county import operations

@@ -96,66 +96,19 @@ def check_return(sla_code: str, return_type: str, period_key: str) -> None:
         raise Refused(f"{return_type} {period_key} is not a return period")
 
 
-def grant(
-    request: HttpRequest | None,
-    user: User,
-    sla_code: str,
-    return_type: str,
-    period_key: str,
-    *,
-    reason: str,
-    approved_by: str,
-    approved_on: date,
-) -> WaiverEvent:
-    return _decide(
-        request,
-        user,
-        "waiver_granted",
-        sla_code,
-        return_type,
-        period_key,
-        reason,
-        approved_by,
-        approved_on,
-    )
-
-
-def revoke(
-    request: HttpRequest | None,
-    user: User,
-    sla_code: str,
-    return_type: str,
-    period_key: str,
-    *,
-    reason: str,
-    approved_by: str,
-    approved_on: date,
-) -> WaiverEvent:
-    return _decide(
-        request,
-        user,
-        "waiver_revoked",
-        sla_code,
-        return_type,
-        period_key,
-        reason,
-        approved_by,
-        approved_on,
-    )
-
-
-def _decide(
+def decide(
     request: HttpRequest | None,
     user: User,
     action: str,
     sla_code: str,
     return_type: str,
     period_key: str,
+    *,
     reason: str,
     approved_by: str,
     approved_on: date,
 ) -> WaiverEvent:
-    """The decision is the returns service's own (`services.grant_waiver` / `revoke_waiver`:
+    """Grant (WaiverAction.GRANTED) or revoke (REVOKED) the waiver of one return. The decision is the returns service's own (`services.grant_waiver` / `revoke_waiver`:
     the decision file, the portal's DecisionRecord, the audit row); this adds who approved it
     and when, append-only, linked by the decision's id."""
     if not may_act(user):
