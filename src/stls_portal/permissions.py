@@ -28,7 +28,7 @@ class SlaScopedMixin(LoginRequiredMixin):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         code = str(kwargs.get("sla_code", "")).upper()
-        user: User = request.user  # type: ignore[assignment]
+        user: User = request.user
         if code not in user.visible_slas():
             raise Http404("No such SLA")
         self.sla_code = code

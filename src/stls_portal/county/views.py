@@ -34,7 +34,7 @@ class CountyMixin(LoginRequiredMixin):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        user: User = request.user  # type: ignore[assignment]
+        user: User = request.user
         if user.role not in COUNTY_ROLES and not user.is_superuser:
             raise PermissionDenied("the county's pages are for county finance and auditors")
         try:
