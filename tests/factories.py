@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+from stls_warehouse.decisions import Decision
 from stls_warehouse.intake.schema import KPI, LEDGER
 
 KPI_VALUES: dict[str, tuple[str, str, str]] = {
@@ -110,3 +112,22 @@ def xlsx_bytes(
 
 def kpi_xlsx_bytes(rows: Sequence[dict[str, Any]], **kwargs: Any) -> bytes:
     return xlsx_bytes(rows, sheet=KPI.sheet, columns=KPI.columns, **kwargs)
+
+
+def a_decision(kind: str = "sign_off", **overrides: object) -> Decision:
+    """A decision of the returns service, valid by default: an approver's sign-off of SWA's
+    October 2021 ledger (an explanation answers the payroll rule)."""
+    fields: dict[str, object] = {
+        "kind": kind,
+        "sla_code": "SWA",
+        "return_type": "ledger",
+        "period_key": "2021-22-P07",
+        "actor": "approver.swa@example.org",
+        "actor_role": "school_approver",
+        "text": "I declare this return a true record.",
+        "file_sha256": "ab" * 32,
+        "decided_at": datetime(2021, 11, 3, 9, 30, tzinfo=UTC),
+    }
+    if kind == "explanation":
+        fields["rule"] = "payroll_every_month"
+    return Decision(**{**fields, **overrides})  # type: ignore[arg-type]

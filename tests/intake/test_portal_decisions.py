@@ -8,7 +8,7 @@ still being written (a hidden temporary name) is never read.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -16,24 +16,7 @@ import pytest
 
 from stls_warehouse import decisions, pipeline
 from stls_warehouse.config import Paths
-from stls_warehouse.decisions import Decision
-
-
-def _decision(kind: str = "sign_off", **overrides: object) -> Decision:
-    fields: dict[str, object] = {
-        "kind": kind,
-        "sla_code": "SWA",
-        "return_type": "ledger",
-        "period_key": "2021-22-P07",
-        "actor": "approver.swa@example.org",
-        "actor_role": "school_approver",
-        "text": "I declare this return a true record.",
-        "file_sha256": "ab" * 32,
-        "decided_at": datetime(2021, 11, 3, 9, 30, tzinfo=UTC),
-    }
-    if kind == "explanation":
-        fields["rule"] = "payroll_every_month"
-    return Decision(**{**fields, **overrides})  # type: ignore[arg-type]
+from tests.factories import a_decision
 
 
 def _rows(home: Paths, sql: str) -> list[tuple]:
@@ -51,9 +34,9 @@ def home(stls_home: Path) -> Paths:
 
 def test_every_decision_is_loaded_once_with_who_and_when(home: Paths) -> None:
     summer = timezone(timedelta(hours=1))  # a decision taken on British Summer Time
-    signed = _decision(decided_at=datetime(2021, 7, 3, 10, 30, tzinfo=summer))
-    explained = _decision("explanation", text="Salaries were paid in P08 this year.")
-    waived = _decision(
+    signed = a_decision(decided_at=datetime(2021, 7, 3, 10, 30, tzinfo=summer))
+    explained = a_decision("explanation", text="Salaries were paid in P08 this year.")
+    waived = a_decision(
         "waiver_granted",
         return_type="kpi",
         period_key="2021-08",
@@ -92,10 +75,10 @@ def test_every_decision_is_loaded_once_with_who_and_when(home: Paths) -> None:
 def test_a_malformed_file_is_named_and_skipped_and_the_rest_load(
     home: Paths, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good = decisions.record(home.decisions, _decision())
+    good = decisions.record(home.decisions, a_decision())
     bad = good.parent / ("0" * 32 + ".json")
     bad.write_text('{"schema_version": 1, "kind": "sign_off"', encoding="utf-8")  # cut short
-    reasonless = _decision("waiver_granted", return_type="kpi", period_key="2021-08", text=" ")
+    reasonless = a_decision("waiver_granted", return_type="kpi", period_key="2021-08", text=" ")
     decisions.record(home.decisions, reasonless)
     half_written = good.parent / f".{'1' * 32}.json.abc.tmp"
     half_written.write_text("{", encoding="utf-8")
@@ -120,7 +103,7 @@ def test_a_malformed_file_is_named_and_skipped_and_the_rest_load(
 
     # Replaced by a valid file of the same name, it loads.
     bad.unlink()
-    fixed = _decision(decision_id="0" * 32)
+    fixed = a_decision(decision_id="0" * 32)
     bad.write_text(json.dumps(fixed.as_json()), encoding="utf-8")
     assert pipeline.load_decisions("run-3")["decisions_loaded"] == 1
     assert _rows(home, "select count(*) from raw.portal_decisions") == [(2,)]
