@@ -186,11 +186,11 @@ def native_deployment(
 class RestClient:
     """The Airflow 3 REST API (v2) with a JWT from the simple auth manager's /auth/token."""
 
-    def __init__(self, base_url: str, username: str, password: str) -> None:
+    def __init__(self, base_url: str, username: str, password: str, timeout: float = 30) -> None:
         import httpx
 
         self.base_url = base_url
-        self._http = httpx.Client(base_url=base_url, timeout=30)
+        self._http = httpx.Client(base_url=base_url, timeout=timeout)
         self._credentials = {"username": username, "password": password}
         self._token: str | None = None
 
