@@ -112,8 +112,8 @@ def _when(value: Any) -> datetime | None:
 def airflow_runs(url: str, username: str, password: str, timeout: float) -> list[DagRunSummary]:
     """The last run of each DAG from Airflow 3's REST API (/api/v2, a JWT from /auth/token).
 
-    Every request waits at most `timeout` seconds and the whole read stops once `timeout` has
-    passed, so a page that shows it is never held up long by an Airflow that is down."""
+    Every request waits at most `timeout` seconds and none starts once `timeout` has passed,
+    so a page that shows it is never held up long by an Airflow that is down or hung."""
     import httpx
 
     from stls_warehouse.orchestration.native import RestClient
