@@ -124,7 +124,10 @@ def runs(client: RestClient, dag_id: str) -> list[dict]:
 def wait_for(description: str, check, timeout: float = RUN_TIMEOUT):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = check()
+        try:
+            found = check()
+        except httpx.TimeoutException:  # the API server starved of CPU: ask again until the deadline
+            continue
         if found:
             return found
         time.sleep(2)

@@ -388,9 +388,14 @@ class RestClient:
         return list(result["task_instances"])
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
+        import httpx
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            run = self.run(dag_id, run_id)
+            try:
+                run = self.run(dag_id, run_id)
+            except httpx.TimeoutException:  # an API server starved of CPU: ask again until the deadline
+                continue
             if run["state"] in TERMINAL_RUN_STATES:
                 return run
             time.sleep(1)
