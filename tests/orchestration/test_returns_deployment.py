@@ -45,7 +45,7 @@ AIRFLOW_OVERRIDES = {
     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
 }
 RETURNS_DB = RETURNS_ROLE = "stls_returns_it" + SUFFIX
-RUN_TIMEOUT = 300
+RUN_TIMEOUT = 420  # a full dbt build took 300s on this two-core machine at load average 17
 RETURN_NAME = "LEDGER_SWA_2021-22_P07.csv"
 RETURN_URL = "/sla/SWA/returns/ledger/2021-22-P07/"
 
