@@ -11,6 +11,9 @@
 | AIRFLOW_CONN_SMTP_DEFAULT | unset (receipts are logged, not sent) | the SMTP server the alerts use, as a URI |
 | STLS_ALERT_FROM | stls-returns@localhost | the sender of receipts |
 | STLS_OIDC_* | unset (local accounts only) | OpenID Connect sign-in, see stls_portal/oidc.py |
+| STLS_AIRFLOW_API_URL | unset (the local run's record) | Airflow's API server, e.g. http://airflow-api-server:8080: the runs page reads each DAG's last run from /api/v2 |
+| STLS_AIRFLOW_API_USERNAME, STLS_AIRFLOW_API_PASSWORD | unset | an Airflow user that may read DAGs (the simple auth manager's viewer) |
+| STLS_AIRFLOW_API_TIMEOUT | 3 | seconds the runs page waits for Airflow before it says it could not be reached |
 """
 
 from __future__ import annotations
@@ -246,6 +249,12 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 globals().update(_smtp())
 DEFAULT_FROM_EMAIL = os.environ.get("STLS_ALERT_FROM") or "stls-returns@localhost"
+# The runs page's source of the last run of each DAG, when the deployment gives it.
+AIRFLOW_API_URL = os.environ.get("STLS_AIRFLOW_API_URL", "").strip()
+AIRFLOW_API_USERNAME = os.environ.get("STLS_AIRFLOW_API_USERNAME", "")
+AIRFLOW_API_PASSWORD = os.environ.get("STLS_AIRFLOW_API_PASSWORD", "")
+AIRFLOW_API_TIMEOUT = float(os.environ.get("STLS_AIRFLOW_API_TIMEOUT") or 3)
+
 SERVICE_NAME = "STLS returns"
 ORGANISATION = "Kent County Council"
 

@@ -4,12 +4,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from stls_portal import views
+from stls_portal import health, views
 
 RETURN = "sla/<str:sla_code>/returns/<str:return_type>/<str:period_key>/"
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
+    path("health/", health.health, name="health"),
     path("sign-in/", views.SignInView.as_view(), name="login"),
     path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
     path("sla/<str:sla_code>/", views.SlaView.as_view(), name="sla"),

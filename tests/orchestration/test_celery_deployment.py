@@ -11,7 +11,6 @@ is retried on the other worker and the published tables hold every line exactly 
 from __future__ import annotations
 
 import os
-import socket
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -19,13 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from stls_warehouse.orchestration.deployment import Deployment
-from stls_warehouse.orchestration.native import (
-    NativeDeployment,
-    RestClient,
-    native_deployment,
-    task_log_tail,
-)
+from stls_warehouse.orchestration.native import NativeDeployment, RestClient, task_log_tail
 from stls_warehouse.synthetic import generate, generate_returns
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -33,40 +26,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 DATABASE = "stls_airflow_it" + os.environ.get("STLS_TEST_PG_SUFFIX", "")  # parallel checkouts set a suffix
 REDIS_DB = 11
 RUN_TIMEOUT = 150
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("celery")
-    deployment = Deployment(
-        airflow_home=root / "airflow",
-        stls_home=root / "stls",
-        database_url=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{DATABASE}",
-        broker_url=f"redis://127.0.0.1:6379/{REDIS_DB}",
-        result_backend=f"db+postgresql://postgres@127.0.0.1:5432/{DATABASE}",
-        api_port=_free_port(),
-        task_retries=2,
-        retry_delay_seconds=2,
-        heartbeat_timeout_seconds=15,
-    )
-    (deployment.stls_home / "landing").mkdir(parents=True)
-    started = time.monotonic()
-    with native_deployment(deployment, database=DATABASE, redis_db=REDIS_DB, logs=root / "logs") as native:
-        client = RestClient(deployment.api_url, "admin", deployment.admin_password)
-        try:
-            client.wait_until_up(timeout=120)
-            for dag_id in ("stls_returns_pipeline", "stls_monthly_close"):
-                client.wait_for_dag(dag_id, timeout=120)
-            print(f"\ncelery deployment up in {time.monotonic() - started:.1f}s")
-            yield native, client
-        finally:
-            client.close()
+DAGS = ("stls_returns_pipeline", "stls_monthly_close")  # the deployment: tests/orchestration/conftest.py
 
 
 def _published(home: Path, table: str) -> str:

@@ -10,6 +10,10 @@ import yaml
 from stls_warehouse.config import REPO_ROOT
 from stls_warehouse.orchestration.deployment import (
     BACKING_SERVICES,
+    RETURNS_API_USER,
+    RETURNS_HEALTH,
+    RETURNS_INIT,
+    RETURNS_SERVICE,
     SERVICES,
     SHARED_SETTINGS,
     WORKERS,
@@ -25,6 +29,7 @@ SECRETS = (
     "AIRFLOW__CELERY__BROKER_URL",
     "AIRFLOW_CONN_SMTP_DEFAULT",
 )
+RETURNS_SECRETS = ("STLS_PORTAL_DATABASE_URL", "STLS_PORTAL_SECRET_KEY", "STLS_AIRFLOW_API_PASSWORD")
 # Settings whose value is the same wherever the deployment runs (no host names, no paths).
 SAME_VALUE = (
     "AIRFLOW__CORE__EXECUTOR",
@@ -86,3 +91,35 @@ def test_no_secret_is_committed_and_env_example_lists_every_variable(compose: di
         key, _, value = line.partition("=")
         if any(word in key for word in ("PASSWORD", "SECRET", "FERNET")) and not key.endswith("_FILE"):
             assert value == "", f"{key} has a value in .env.example"
+
+
+def test_the_returns_service_runs_what_the_native_test_runs(compose: dict) -> None:
+    services = compose["services"]
+    init, service = services["returns-init"], services["returns-service"]
+    assert service["command"] == list(RETURNS_SERVICE)
+    script = " ".join(init["command"])
+    steps = [" ".join(step) for step in RETURNS_INIT]
+    assert all(step in script for step in steps), steps
+    assert script.index(steps[0]) < script.index(steps[1]), "migrate before collectstatic"
+    # its own role and database, created before the migrations
+    assert "create role $${RETURNS_DB_USER} login" in script
+    assert "create database $${RETURNS_DB} owner $${RETURNS_DB_USER}" in script
+    assert f"localhost:8000{RETURNS_HEALTH}" in " ".join(service["healthcheck"]["test"])
+    assert service["depends_on"]["returns-init"]["condition"] == "service_completed_successfully"
+
+
+def test_the_returns_service_shares_stls_home_and_reads_airflow_as_a_viewer(compose: dict, tmp_path) -> None:
+    environment = compose["x-returns-common"]["environment"]
+    assert environment["STLS_HOME"] == "/data/stls"
+    for name in ("returns-init", "returns-service"):
+        assert any(v.endswith(":/data/stls") for v in compose["services"][name]["volumes"])
+    airflow_home = compose["x-airflow-common"]["volumes"][0].split(":")[0]
+    assert compose["services"]["returns-service"]["volumes"][0].split(":")[0] == airflow_home
+    for key in RETURNS_SECRETS:
+        assert "${" in str(environment[key]), f"{key} must come from the environment"
+    assert "airflow-api-server:8080" in environment["STLS_AIRFLOW_API_URL"]
+    assert environment["STLS_AIRFLOW_API_USERNAME"] == RETURNS_API_USER
+    users = dict(
+        u.split(":") for u in _native(tmp_path)["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(",")
+    )
+    assert users[RETURNS_API_USER] == "viewer", "the returns service only reads Airflow"

@@ -20,7 +20,7 @@ from tests.portal.conftest import query_row, status_row
 pytestmark = pytest.mark.django_db
 
 # Values for every URL parameter, naming SWA's things; the walker uses them for each pattern.
-PUBLIC = {"login", "help", "help_error", "help_warning"}
+PUBLIC = {"login", "health", "help", "help_error", "help_warning"}
 NOT_SLA = {"home", "logout"}
 
 

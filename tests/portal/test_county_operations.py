@@ -66,3 +66,93 @@ def test_reports_are_listed_and_opened_from_the_listing_only(portal_home, users,
         action="download_report", target="annual/annual_review_2021-22.pdf"
     ).exists()
     assert 'href="/county/reports/dq/latest.html"' in browser.get("/county/runs/").content.decode()
+
+
+def _local_run(home) -> None:
+    from stls_warehouse.airflow_local import last_run_log
+    from stls_warehouse.config import Paths
+
+    log = last_run_log(Paths(home))
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("stls_returns_pipeline: publish done\nlocal run finished\n")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_without_airflows_address_the_runs_page_shows_the_local_runs_record(
+    portal_home, users, client_for, publisher, settings
+):
+    settings.AIRFLOW_API_URL = ""
+    publisher.publish([])
+    _local_run(portal_home)
+    page = client_for(users["finance"]).get("/county/runs/")
+    assert page.context["airflow"] == {"configured": False, "runs": None, "unreachable": None}
+    text = page.content.decode()
+    assert "local run finished" in text and "could not be reached" not in text
+    assert 'id="airflow-runs"' not in text
+
+
+def test_when_airflow_does_not_answer_the_page_says_so_and_shows_the_local_record(
+    portal_home, users, client_for, publisher, settings
+):
+    """Nothing listens at the address: refused at once; the page names the fallback."""
+    settings.AIRFLOW_API_URL = f"http://127.0.0.1:{_free_port()}"
+    settings.AIRFLOW_API_USERNAME, settings.AIRFLOW_API_PASSWORD = "stls_returns", "secret"
+    publisher.publish([])
+    _local_run(portal_home)
+    page = client_for(users["auditor"]).get("/county/runs/")
+    assert page.status_code == 200
+    assert page.context["airflow"]["configured"] and page.context["airflow"]["runs"] is None
+    text = page.content.decode()
+    assert "Airflow could not be reached" in text and "ConnectError" in text
+    assert "local run finished" in text, "the local run's record is shown instead"
+    assert "secret" not in text
+
+
+def test_an_airflow_that_hangs_holds_the_page_no_longer_than_the_timeout(
+    portal_home, users, client_for, publisher, settings
+):
+    """A server that accepts the connection and never answers (a hung API server)."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])  # read nothing, answer nothing
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    settings.AIRFLOW_API_URL = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    settings.AIRFLOW_API_TIMEOUT = 1.0
+    publisher.publish([])
+    try:
+        started = time.monotonic()
+        page = client_for(users["finance"]).get("/county/runs/")
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()
+    assert accepted, "the page did try Airflow"
+    assert "Airflow could not be reached" in page.content.decode()
+    assert "ReadTimeout" in page.context["airflow"]["unreachable"]
+    assert elapsed < 3, f"the page waited {elapsed:.1f}s for a 1s timeout"

@@ -1,13 +1,16 @@
 """Runs, releases and reports, for county finance and auditors (read only).
 
 The current release and what changed since the one before it come from the releases' own
-manifests (row counts and checksums per table); the last run from the local run's log; the
+manifests (row counts and checksums per table); the last run of each DAG from Airflow's REST
+API when the deployment gives its address (`STLS_AIRFLOW_API_URL`), else from the local run's
+log (as it is also when Airflow does not answer within a few seconds); the
 reports are the files the pipeline wrote under $STLS_HOME/reports, listed by kind, opened in
 the browser from that listing only (a name is never taken from the request as a path).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +86,89 @@ def last_run(home: Path, lines: int = 40) -> dict[str, Any] | None:
         "tail": "\n".join(tail),
         "blocked": blocked[-3:],
     }
+
+
+class AirflowUnreachable(Exception):
+    """Airflow's API did not answer in time, refused the credentials, or answered nonsense."""
+
+
+@dataclass(frozen=True)
+class DagRunSummary:
+    """A DAG and its last run (none when it has never run), as Airflow's REST API reports it."""
+
+    dag_id: str
+    paused: bool
+    run_id: str | None = None
+    state: str | None = None
+    run_type: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+def _when(value: Any) -> datetime | None:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+
+
+def airflow_runs(url: str, username: str, password: str, timeout: float) -> list[DagRunSummary]:
+    """The last run of each DAG from Airflow 3's REST API (/api/v2, a JWT from /auth/token).
+
+    Every request waits at most `timeout` seconds and none starts once `timeout` has passed,
+    so a page that shows it is never held up long by an Airflow that is down or hung."""
+    import httpx
+
+    from stls_warehouse.orchestration.native import RestClient
+
+    deadline = time.monotonic() + timeout
+
+    def in_time() -> None:
+        if time.monotonic() > deadline:
+            raise AirflowUnreachable(f"Airflow took longer than {timeout:g} seconds to answer")
+
+    client = RestClient(url, username, password, timeout=timeout)
+    try:
+        dags = client.get("/dags", limit=100, order_by="dag_id")["dags"]
+        found = []
+        for dag in dags:
+            in_time()
+            runs = client.get(f"/dags/{dag['dag_id']}/dagRuns", limit=1, order_by="-run_after")["dag_runs"]
+            last = runs[0] if runs else {}
+            found.append(
+                DagRunSummary(
+                    dag_id=str(dag["dag_id"]),
+                    paused=bool(dag.get("is_paused")),
+                    run_id=last.get("dag_run_id"),
+                    state=last.get("state"),
+                    run_type=last.get("run_type"),
+                    started_at=_when(last.get("start_date")),
+                    ended_at=_when(last.get("end_date")),
+                )
+            )
+        return found
+    except httpx.HTTPStatusError as exc:
+        raise AirflowUnreachable(f"Airflow answered {exc.response.status_code}") from exc
+    except httpx.HTTPError as exc:
+        raise AirflowUnreachable(f"Airflow could not be reached ({type(exc).__name__})") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AirflowUnreachable("Airflow's answer was not the REST API's") from exc
+    finally:
+        client.close()
+
+
+def dag_runs(settings: Any) -> dict[str, Any]:
+    """What the runs page shows about runs: Airflow's view when the deployment gives its
+    address (`configured`), with the reason when it could not be read (`unreachable`)."""
+    if not settings.AIRFLOW_API_URL:
+        return {"configured": False, "runs": None, "unreachable": None}
+    try:
+        runs = airflow_runs(
+            settings.AIRFLOW_API_URL,
+            settings.AIRFLOW_API_USERNAME,
+            settings.AIRFLOW_API_PASSWORD,
+            settings.AIRFLOW_API_TIMEOUT,
+        )
+    except AirflowUnreachable as exc:
+        return {"configured": True, "runs": None, "unreachable": str(exc)}
+    return {"configured": True, "runs": runs, "unreachable": None}
 
 
 @dataclass(frozen=True)

@@ -431,6 +431,7 @@ class RunsView(CountyMixin, View):
             {
                 "release": operations.release_summary(settings.HOME),
                 "run": operations.last_run(settings.HOME),
+                "airflow": operations.dag_runs(settings),
                 "dq": operations.report_file(settings.HOME, "dq", "latest.html"),
             },
         )

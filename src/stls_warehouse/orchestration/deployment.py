@@ -30,6 +30,30 @@ SERVICES: dict[str, tuple[str, ...]] = {
 WORKERS = tuple(name for name in SERVICES if name.startswith("airflow-worker"))
 BACKING_SERVICES = ("postgres", "redis")
 
+# The returns service (stls_portal) beside Airflow, in the same PostgreSQL server with a
+# database and role of its own: compose's returns-init creates them, then runs RETURNS_INIT;
+# returns-service runs RETURNS_SERVICE and is healthy when RETURNS_HEALTH answers 200 (it
+# queries the service's database). The native test runs the same commands.
+RETURNS_INIT: tuple[tuple[str, ...], ...] = (
+    ("stls-portal", "migrate", "--no-input"),
+    ("stls-portal", "collectstatic", "--no-input"),
+)
+RETURNS_SERVICE: tuple[str, ...] = (
+    "gunicorn",
+    "stls_portal.wsgi",
+    "--bind",
+    "0.0.0.0:8000",
+    "--workers",
+    "3",
+    "--threads",
+    "4",
+    "--timeout",
+    "120",
+)
+RETURNS_HEALTH = "/health/"
+# The Airflow user (simple auth manager, role viewer) the returns service reads runs as.
+RETURNS_API_USER = "stls_returns"
+
 # Settings every Airflow service of the deployment gets, whoever runs it. The values here
 # are the native (loopback) ones; compose sets the same keys with container host names.
 SHARED_SETTINGS = (
@@ -96,10 +120,14 @@ class Deployment:
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(64))
     fernet: str = field(default_factory=fernet_key)
     admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    # The returns service reads the last run of each DAG as this read-only (viewer) user.
+    returns_api_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     task_retries: int = 2
     retry_delay_seconds: int = 120
     heartbeat_timeout_seconds: int = 300
     worker_concurrency: int = 2
+    # Settings a test needs beyond TEST_TUNING (e.g. the scheduler's own runs switched on).
+    overrides: dict[str, str] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
@@ -128,7 +156,7 @@ class Deployment:
             "AIRFLOW__CORE__AUTH_MANAGER": (
                 "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
             ),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"admin:admin,{RETURNS_API_USER}:viewer",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(self.heartbeat_timeout_seconds),
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
@@ -147,6 +175,7 @@ class Deployment:
         env.update(self.settings())
         if tuning:
             env.update(TEST_TUNING)
+        env.update(self.overrides)
         env.setdefault("GX_ANALYTICS_ENABLED", "False")
         env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         env.setdefault("TQDM_DISABLE", "1")
@@ -157,8 +186,14 @@ class Deployment:
         import json
 
         self.passwords_file.parent.mkdir(parents=True, exist_ok=True)
-        self.passwords_file.write_text(json.dumps({"admin": self.admin_password}) + "\n", encoding="utf-8")
+        passwords = {"admin": self.admin_password, RETURNS_API_USER: self.returns_api_password}
+        self.passwords_file.write_text(json.dumps(passwords) + "\n", encoding="utf-8")
         self.passwords_file.chmod(0o600)
+
+
+def returns_command(port: int) -> tuple[str, ...]:
+    """The returns service's command, bound to loopback on `port` (natively)."""
+    return tuple(f"127.0.0.1:{port}" if a == "0.0.0.0:8000" else a for a in RETURNS_SERVICE)
 
 
 def command(service: str, api_port: int | None = None) -> tuple[str, ...]:

@@ -4,14 +4,17 @@ Docker does not run on every machine, so the deployment of `docker-compose.yml` 
 started here from the same `deployment.SERVICES` commands: a PostgreSQL database and a
 Redis database number of its own, `airflow db migrate`, the writer pool, then the API
 server, scheduler, DAG processor, triggerer and the Celery workers, each in its own
-process group so that one can be killed whole. Used by the integration test and by
-`benchmarks/orchestration_bench.py`.
+process group so that one can be killed whole. Beside them, the returns service as compose
+runs it (`native_returns_service`): its own role and database in the same PostgreSQL
+server, migrations and collectstatic, then gunicorn, over the same STLS_HOME. Used by the
+integration tests and by `benchmarks/orchestration_bench.py`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,7 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stls_warehouse.orchestration.deployment import POOL, SERVICES, WORKERS, Deployment, command
+from stls_warehouse.orchestration.deployment import (
+    POOL,
+    RETURNS_HEALTH,
+    RETURNS_INIT,
+    SERVICES,
+    WORKERS,
+    Deployment,
+    command,
+    returns_command,
+)
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 TERMINAL_RUN_STATES = ("success", "failed")
@@ -183,14 +195,132 @@ def native_deployment(
         _redis(redis_db, "FLUSHDB")
 
 
+def _venv_bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+@dataclass
+class NativeReturnsService:
+    """The returns service running under gunicorn: its address, environment and process."""
+
+    url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def manage(self, *args: str) -> str:
+        """`stls-portal <args>` with the service's settings (its database, its home); stdout."""
+        done = subprocess.run(
+            [_venv_bin("stls-portal"), *args], env=self.env, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise DeploymentError(f"stls-portal {' '.join(args)} failed:\n{done.stderr[-4000:]}")
+        return done.stdout
+
+    def log_tail(self, limit: int = 4000) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")[-limit:] if self.log.exists() else ""
+
+
+def _wait_until_healthy(service: NativeReturnsService, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise DeploymentError(f"gunicorn exited {service.process.returncode}:\n{service.log_tail()}")
+        with suppress(httpx.HTTPError):
+            if httpx.get(service.url + RETURNS_HEALTH, timeout=5).status_code == 200:
+                return
+        time.sleep(0.5)
+    raise DeploymentError(
+        f"{service.url}{RETURNS_HEALTH} was not healthy in {timeout:.0f}s:\n{service.log_tail()}"
+    )
+
+
+@contextmanager
+def native_returns_service(
+    *,
+    stls_home: Path,
+    database: str,
+    role: str,
+    port: int,
+    logs: Path,
+    settings: dict[str, str] | None = None,
+) -> Iterator[NativeReturnsService]:
+    """compose's returns-init then returns-service, natively; always stopped and dropped after.
+
+    The role and database are created as returns-init creates them (a login role that owns
+    its database), then `RETURNS_INIT` (migrate, collectstatic) and `RETURNS_SERVICE`
+    (gunicorn) run with the settings compose gives them; `settings` adds to those (e.g. the
+    Airflow API's address)."""
+    host, pg_port, admin = "127.0.0.1", 5432, "postgres"
+    logs.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(16)
+    _psql(f'drop database if exists "{database}" with (force)', host, pg_port, admin)
+    _psql(f'drop role if exists "{role}"', host, pg_port, admin)
+    _psql(f"create role \"{role}\" login password '{password}'", host, pg_port, admin)
+    _psql(f'create database "{database}" owner "{role}"', host, pg_port, admin)
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "STLS_PORTAL_", "STLS_AIRFLOW_API_", "DJANGO_"))
+    }
+    env |= {
+        "STLS_HOME": str(stls_home),
+        "STLS_PORTAL_DATABASE_URL": f"postgresql://{role}:{password}@{host}:{pg_port}/{database}",
+        "STLS_PORTAL_SECRET_KEY": secrets.token_urlsafe(50),
+        "STLS_PORTAL_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "STLS_PORTAL_BASE_URL": url,
+        "STLS_PORTAL_SECURE": "0",
+        "STLS_PORTAL_STATIC_ROOT": str(logs.parent / "returns-static"),
+        **(settings or {}),
+    }
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        for step in RETURNS_INIT:
+            done = subprocess.run(
+                [_venv_bin(step[0]), *step[1:]], env=env, capture_output=True, text=True, check=False
+            )
+            if done.returncode != 0:
+                raise DeploymentError(
+                    f"{' '.join(step)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+                )
+        gunicorn = returns_command(port)
+        log_path = logs / "returns-service.log"
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [_venv_bin(gunicorn[0]), *gunicorn[1:]],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        service = NativeReturnsService(url, env, process, log_path)
+        _wait_until_healthy(service, timeout=90)
+        yield service
+    finally:
+        if process is not None and process.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                with suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        _psql(f'drop database if exists "{database}" with (force)', host, pg_port, admin)
+        _psql(f'drop role if exists "{role}"', host, pg_port, admin)
+
+
 class RestClient:
     """The Airflow 3 REST API (v2) with a JWT from the simple auth manager's /auth/token."""
 
-    def __init__(self, base_url: str, username: str, password: str) -> None:
+    def __init__(self, base_url: str, username: str, password: str, timeout: float = 30) -> None:
         import httpx
 
         self.base_url = base_url
-        self._http = httpx.Client(base_url=base_url, timeout=30)
+        self._http = httpx.Client(base_url=base_url, timeout=timeout)
         self._credentials = {"username": username, "password": password}
         self._token: str | None = None
 
@@ -258,9 +388,14 @@ class RestClient:
         return list(result["task_instances"])
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
+        import httpx
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            run = self.run(dag_id, run_id)
+            try:
+                run = self.run(dag_id, run_id)
+            except httpx.TimeoutException:  # an API server starved of CPU: ask again until the deadline
+                continue
             if run["state"] in TERMINAL_RUN_STATES:
                 return run
             time.sleep(1)
