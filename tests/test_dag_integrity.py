@@ -157,3 +157,23 @@ def test_a_task_id_means_the_same_callable_in_every_dag(dag_bag) -> None:
     shared = {"intake", "gate_returns", "load_returns", "load_decisions", "gate_warehouse", "publish"}
     assert {task_id: len(functions) for task_id, functions in callables.items() if len(functions) > 1} == {}
     assert all(None not in callables[task_id] for task_id in shared)
+
+
+def test_every_dag_that_takes_returns_in_goes_on_when_no_batch_has_files(dag_bag) -> None:
+    """An empty landing zone maps no intake task (skipped); the gate, the load, the decisions
+    and what follows them still run, in every DAG alike."""
+    takers = {dag_id for dag_id, dag in dag_bag.dags.items() if dag.has_task("gate_returns")}
+    assert takers == {"stls_on_arrival", "stls_returns_pipeline", "stls_monthly_close"}
+    for dag_id in takers:
+        assert dag_bag.dags[dag_id].get_task("gate_returns").trigger_rule == "none_failed", dag_id
+
+
+def test_route_landing_gives_only_the_batches_with_files(stls_home: Path) -> None:
+    from stls_warehouse.orchestration.tasks import route_landing
+
+    assert route_landing.function() == []
+    (stls_home / "landing" / "LEDGER_SWA_2021-22_P07.csv").write_bytes(b"a return")
+    batches = route_landing.function()
+    assert [(b["sla_code"], [Path(f).name for f in b["files"]]) for b in batches] == [
+        ("SWA", ["LEDGER_SWA_2021-22_P07.csv"])
+    ]
