@@ -105,7 +105,7 @@ def build_warehouse(load: Result, close: Result | None = None) -> Result:
     """dbt: a full build when the dbt project changed, else only what the changed returns
     feed, or nothing when no source row changed; the decision and its reason are written to
     this task's log before dbt starts, and returned. A close's build judges return statuses
-    at the close's date (`close["as_of"]`, a dbt variable), else today."""
+    at the close's date (`close["as_of"]`, a dbt variable), else at STLS_AS_OF_DATE or today."""
     if close is not None:
         from stls_warehouse.orchestration.closing import build_as_of
 
