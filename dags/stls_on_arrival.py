@@ -10,46 +10,26 @@ the data quality summary (`$STLS_HOME/reports/dq/latest.html`), then the returns
 decisions not loaded yet. Re-running a run, or a second event for the same files, changes
 nothing: files already in the submission ledger are not parsed again.
 
-This DAG does not build or publish itself: its last task updates the
-`stls://warehouse/returns` asset, which starts `stls_returns_pipeline` (build, warehouse gate,
-publish), so a school sees its return published minutes after it lands. The monthly close
-(`stls_monthly_close`) publishes the closed month as before.
+Publishes: nothing. It only loads; its last task updates the `stls://warehouse/returns`
+asset, which starts `stls_returns_pipeline` (build, warehouse gate, publish), so a school
+sees its return published minutes after it lands. The monthly close (`stls_monthly_close`)
+publishes the closed month as before.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import Asset, AssetWatcher, dag, task
+from airflow.sdk import dag
 
-from stls_warehouse.config import paths
-from stls_warehouse.orchestration.dag_defaults import (
-    LANDING_URI,
-    RETURNS_LOADED_URI,
-    WAREHOUSE_POOL,
-    default_args,
-)
-from stls_warehouse.orchestration.triggers import LandingZoneTrigger
-
-_home = paths()
-LANDING = Asset(
-    name="stls_landing_returns",
-    uri=LANDING_URI,
-    watchers=[
-        AssetWatcher(
-            name="stls_landing_watcher",
-            trigger=LandingZoneTrigger(
-                landing=str(_home.landing), raw_root=str(_home.raw), poke_interval=10.0
-            ),
-        )
-    ],
-)
-RETURNS_LOADED = Asset(RETURNS_LOADED_URI)
+from stls_warehouse.orchestration import tasks
+from stls_warehouse.orchestration.assets import RETURNS_LOADED, landing_asset
+from stls_warehouse.orchestration.dag_defaults import default_args
 
 
 @dag(
     dag_id="stls_on_arrival",
-    schedule=[LANDING],
+    schedule=[landing_asset()],
     start_date=datetime(2021, 4, 1),
     catchup=False,
     max_active_runs=1,
@@ -58,43 +38,7 @@ RETURNS_LOADED = Asset(RETURNS_LOADED_URI)
     doc_md=__doc__,
 )
 def stls_on_arrival() -> None:
-    @task
-    def plan_arrivals() -> list[dict]:
-        from stls_warehouse.orchestration.arrivals import plan_arrivals
-
-        return plan_arrivals()
-
-    @task(map_index_template="{{ arrival_label }}")
-    def intake(batch: dict, run_id: str | None = None) -> dict:
-        from airflow.sdk import get_current_context
-
-        from stls_warehouse import pipeline
-
-        get_current_context()["arrival_label"] = batch["label"]  # type: ignore[typeddict-unknown-key]
-        return pipeline.intake_batch(batch["sla_code"], batch["files"], run_id or "manual")
-
-    @task(pool=WAREHOUSE_POOL)  # reads each SLA's history from the warehouse
-    def gate_returns(intakes: list[dict], run_id: str | None = None) -> dict:
-        from stls_warehouse import pipeline
-
-        return pipeline.gate_returns(run_id or "manual")
-
-    @task(pool=WAREHOUSE_POOL)
-    def load_returns(gate: dict, run_id: str | None = None) -> dict:
-        from stls_warehouse import pipeline
-
-        return pipeline.load_returns(run_id or "manual")
-
-    @task(pool=WAREHOUSE_POOL, outlets=[RETURNS_LOADED])
-    def load_decisions(load: dict, run_id: str | None = None) -> dict:
-        """The returns service's explanations, sign-offs and waivers not loaded yet; a bad
-        file is named in this task's log and skipped."""
-        from stls_warehouse import pipeline
-
-        return pipeline.load_decisions(run_id or "manual")
-
-    batches = plan_arrivals()
-    load_decisions(load_returns(gate_returns(intake.expand(batch=batches))))
+    tasks.take_in_returns(tasks.plan_arrivals(), loaded=[RETURNS_LOADED])
 
 
 stls_on_arrival()

@@ -239,6 +239,28 @@ def test_a_new_status_date_rebuilds_what_reads_it(
     )
 
 
+def test_a_close_passes_its_status_date_to_dbt_as_a_variable(
+    home: Paths, project: Path, dbt_calls: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The close judges at its own date through `--vars`, never by rewriting the process's
+    environment; the date is recorded, so the same close again builds nothing."""
+    import os
+
+    plan = transform.build(home, project_dir=project, as_of="2021-07-20")
+    assert plan.mode == "full"
+    assert dbt_calls == [("build", "--fail-fast", "--vars", '{"as_of_date": "2021-07-20"}')]
+    assert os.environ["STLS_AS_OF_DATE"] == "2021-06-15"  # untouched
+    record = json.loads((transform.state_dir(home) / "last_build.json").read_text())
+    assert record["as_of_date"] == "2021-07-20"
+    assert transform.build(home, project_dir=project, as_of="2021-07-20").mode == "skip"
+
+    plan = transform.plan_build(home, project_dir=project, as_of="2021-08-20")
+    assert plan.mode == "targeted" and "status date 2021-07-20 -> 2021-08-20" in plan.reason
+    assert plan.args[-2:] == ("--vars", '{"as_of_date": "2021-08-20"}')
+    monkeypatch.delenv("STLS_AS_OF_DATE")
+    assert transform.plan_build(home, project_dir=project).inputs["as_of_date"].startswith("today ")
+
+
 def test_a_missing_relation_forces_a_full_build(home: Paths, project: Path, dbt_calls: list) -> None:
     _built(home, project)
     with connect(home.warehouse) as con:

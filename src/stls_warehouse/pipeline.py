@@ -173,10 +173,12 @@ def load_decisions(run_id: str) -> dict[str, Any]:
 
 
 @reported("build_warehouse")
-def build_warehouse(*, full: bool = False) -> dict[str, Any]:
+def build_warehouse(*, full: bool = False, as_of: str | None = None) -> dict[str, Any]:
     """dbt: a full build when the dbt project changed or none succeeded yet, else only what
     the sources feed, or nothing when no source row and not the status date changed
-    (transform.plan_build). The decision and its reason are in the task log and the result."""
+    (transform.plan_build). `as_of` (YYYY-MM-DD) is the date return statuses are judged at,
+    a dbt variable; without it, STLS_AS_OF_DATE or today. The decision and its reason are
+    in the task log and the result."""
     import time
 
     from stls_warehouse import transform
@@ -186,7 +188,7 @@ def build_warehouse(*, full: bool = False) -> dict[str, Any]:
     restored = restore_warehouse(home)  # the monthly close builds without loading first
     connect(home.warehouse).close()  # the raw tables exist even before the first return
     started = time.monotonic()
-    plan = transform.build(home, full=full)
+    plan = transform.build(home, full=full, as_of=as_of)
     return {
         "restored_from_record": restored,
         "dbt_build": plan.mode,

@@ -24,7 +24,8 @@ Which build (`plan_build`), in order:
   passed by a build of this very project on these very rows. dbt's indirect selection
   still runs every data test that touches a rebuilt model, relationships to seeds included.
 - **skip**: the sources hold exactly the rows the last successful build read (a count and
-  an order-free hash of every row) and the status date (STLS_AS_OF_DATE, else today) is
+  an order-free hash of every row) and the status date (the `as_of` a close passes to dbt
+  as the var `as_of_date`, else STLS_AS_OF_DATE, else today) is
   the one it judged at: a build would rebuild the same tables.
 
 dbt's own `state:modified+` (against a saved manifest) was considered for the first rule and
@@ -154,11 +155,12 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def as_of_date() -> str:
-    """The status date dbt will judge at (macros/as_of_date.sql): STLS_AS_OF_DATE, else today.
-    Today in both the local and the UTC calendar, so a build near midnight is never skipped
-    on a date DuckDB's current_date may not share."""
-    fixed = os.environ.get("STLS_AS_OF_DATE", "").strip()
+def as_of_date(day: str | None = None) -> str:
+    """The status date dbt will judge at (macros/as_of_date.sql): `day` (passed to dbt as the
+    var `as_of_date`), else STLS_AS_OF_DATE, else today. Today in both the local and the UTC
+    calendar, so a build near midnight is never skipped on a date DuckDB's current_date may
+    not share."""
+    fixed = (day or os.environ.get("STLS_AS_OF_DATE", "")).strip()
     if fixed:
         return fixed
     return f"today {date.today().isoformat()} / {datetime.now(UTC).date().isoformat()} UTC"
@@ -323,13 +325,22 @@ def _data_change(
     return changes, selectors
 
 
-def plan_build(paths: Paths, *, project_dir: Path = DBT_PROJECT_DIR, full: bool = False) -> BuildPlan:
-    """Decide between a full, a targeted and no build (see the module docstring)."""
+def dbt_vars(as_of: str | None) -> tuple[str, ...]:
+    """`--vars` for a build judged at `as_of` (the dbt var `as_of_date`); none without one, so
+    dbt reads STLS_AS_OF_DATE or today, as a hand-run `dbt build` does."""
+    return ("--vars", json.dumps({"as_of_date": as_of})) if as_of else ()
+
+
+def plan_build(
+    paths: Paths, *, project_dir: Path = DBT_PROJECT_DIR, full: bool = False, as_of: str | None = None
+) -> BuildPlan:
+    """Decide between a full, a targeted and no build (see the module docstring); `as_of`
+    is the status date to judge at, given to dbt as a variable (`dbt_vars`)."""
     context = build_context(paths, project_dir)
-    inputs: dict[str, Any] = {"context": context, "as_of_date": as_of_date()}
+    inputs: dict[str, Any] = {"context": context, "as_of_date": as_of_date(as_of)}
 
     def plan(mode: Literal["full", "skip"], reason: str) -> BuildPlan:
-        return BuildPlan(mode, reason, BUILD_FULL if mode == "full" else (), inputs)
+        return BuildPlan(mode, reason, (*BUILD_FULL, *dbt_vars(as_of)) if mode == "full" else (), inputs)
 
     if full:
         return plan("full", "a full build was asked for")
@@ -357,7 +368,7 @@ def plan_build(paths: Paths, *, project_dir: Path = DBT_PROJECT_DIR, full: bool 
     return BuildPlan(
         "targeted",
         f"the project is unchanged since the last successful build; {'; '.join(changes)}",
-        (*BUILD_FULL, "--select", *selectors, "--exclude-resource-type", "unit_test"),
+        (*BUILD_FULL, "--select", *selectors, "--exclude-resource-type", "unit_test", *dbt_vars(as_of)),
         inputs,
     )
 
@@ -406,10 +417,12 @@ def _record_results(paths: Paths, *, full: bool) -> None:
     os.replace(tmp, results_path(paths))
 
 
-def build(paths: Paths, *, project_dir: Path = DBT_PROJECT_DIR, full: bool = False) -> BuildPlan:
+def build(
+    paths: Paths, *, project_dir: Path = DBT_PROJECT_DIR, full: bool = False, as_of: str | None = None
+) -> BuildPlan:
     """Build the warehouse as `plan_build` decides, and record it when it succeeds. The
     decision and its reason go to stdout (the task log) before dbt starts."""
-    plan = plan_build(paths, project_dir=project_dir, full=full)
+    plan = plan_build(paths, project_dir=project_dir, full=full, as_of=as_of)
     sys.stdout.write(plan.summary() + "\n")
     sys.stdout.flush()
     if plan.mode == "skip":

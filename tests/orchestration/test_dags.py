@@ -90,6 +90,33 @@ def smtp_server():
         controller.stop()
 
 
+def test_a_failed_task_is_e_mailed_by_the_notifier_every_task_carries(
+    smtp_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from stls_warehouse.orchestration.alerts import TaskFailureEmail
+    from stls_warehouse.orchestration.dag_defaults import default_args
+
+    inbox, port = smtp_server
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}/?disable_ssl=true&disable_tls=true&timeout=10"
+    )
+    monkeypatch.setenv("STLS_ALERT_TO", "stls-data@example.org")
+    notifier = default_args()["on_failure_callback"]
+    assert isinstance(notifier, TaskFailureEmail)
+    ti = SimpleNamespace(dag_id="stls_on_arrival", task_id="intake", map_index=2, run_id="r1", try_number=3)
+    notifier({"ti": ti, "run_id": "r1", "exception": ValueError("bad <file>")})
+    _wait_for(inbox, 1)
+    (mail,) = inbox.messages
+    assert mail["Subject"] == "[STLS] stls_on_arrival.intake[2] failed (r1)"
+    assert mail["To"] == "stls-data@example.org"
+    body = (
+        mail.get_payload(0).get_payload(decode=True).decode() if mail.is_multipart() else mail.get_payload()
+    )
+    assert "bad &lt;file&gt;" in body and "after try 3" in body
+
+
 def _dags_test(home: Path, env: dict[str, str], dag_id: str, conf: dict) -> subprocess.CompletedProcess[str]:
     airflow = str(Path(sys.executable).with_name("airflow"))
     return subprocess.run(

@@ -5,6 +5,8 @@ The connection comes from configuration (`AIRFLOW_CONN_SMTP_DEFAULT`, or the id 
 from `STLS_ALERT_FROM` or the connection's `from_email` extra. Without a connection the
 alert is logged and skipped: a laptop running `make demo` has no mail server, and a
 missing mail server must never fail the pipeline it reports on.
+
+Imports Airflow: only the DAG files (through `dag_defaults.default_args`) and tasks use it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from airflow.sdk import BaseNotifier, Context
 
 log = logging.getLogger(__name__)
 
@@ -50,23 +54,26 @@ def send_email(subject: str, html_content: str, to: Sequence[str] | None = None)
     return True
 
 
-def task_failure_alert(context: Mapping[str, Any]) -> None:
-    """on_failure_callback of every STLS task: who failed, where, and why."""
-    ti = context.get("ti") or context.get("task_instance")
-    dag_id = getattr(ti, "dag_id", "?")
-    task_id = getattr(ti, "task_id", "?")
-    run_id = context.get("run_id") or getattr(ti, "run_id", "?")
-    map_index = getattr(ti, "map_index", -1)
-    label = f"{task_id}[{map_index}]" if map_index not in (None, -1) else task_id
-    error = context.get("exception")
-    subject = f"[STLS] {dag_id}.{label} failed ({run_id})"
-    body = (
-        f"<p>Task <b>{html.escape(label)}</b> of DAG <b>{html.escape(str(dag_id))}</b> failed "
-        f"in run <code>{html.escape(str(run_id))}</code> after try "
-        f"{html.escape(str(getattr(ti, 'try_number', '?')))}.</p>"
-        f"<pre>{html.escape(str(error) if error else 'no exception recorded')}</pre>"
-    )
-    send_email(subject, body)
+class TaskFailureEmail(BaseNotifier):
+    """The failure e-mail of every STLS task (`on_failure_callback` in `dag_defaults`): who
+    failed, where, and why. A notifier, so Airflow runs it as it runs its own providers'."""
+
+    def notify(self, context: Context) -> None:
+        ti = context.get("ti") or context.get("task_instance")
+        dag_id = getattr(ti, "dag_id", "?")
+        task_id = getattr(ti, "task_id", "?")
+        run_id = context.get("run_id") or getattr(ti, "run_id", "?")
+        map_index = getattr(ti, "map_index", -1)
+        label = f"{task_id}[{map_index}]" if map_index not in (None, -1) else task_id
+        error = context.get("exception")
+        subject = f"[STLS] {dag_id}.{label} failed ({run_id})"
+        body = (
+            f"<p>Task <b>{html.escape(label)}</b> of DAG <b>{html.escape(str(dag_id))}</b> failed "
+            f"in run <code>{html.escape(str(run_id))}</code> after try "
+            f"{html.escape(str(getattr(ti, 'try_number', '?')))}.</p>"
+            f"<pre>{html.escape(str(error) if error else 'no exception recorded')}</pre>"
+        )
+        send_email(subject, body)
 
 
 def overdue_alert(label: str, overdue: Sequence[Mapping[str, Any]]) -> bool:

@@ -6,34 +6,17 @@ and the published tables; each is idempotent, so re-running a close changes noth
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from stls_warehouse.config import paths
 from stls_warehouse.orchestration.calendar import annual_review_as_of, close_for_month
 
 
-@contextmanager
-def as_of_date(day: str) -> Iterator[None]:
-    """Judge return statuses at `day` (dbt reads STLS_AS_OF_DATE) for the duration of a step."""
-    saved = os.environ.get("STLS_AS_OF_DATE")
-    os.environ["STLS_AS_OF_DATE"] = day
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("STLS_AS_OF_DATE", None)
-        else:
-            os.environ["STLS_AS_OF_DATE"] = saved
-
-
 def build_as_of(day: str) -> dict[str, Any]:
+    """Build the warehouse with return statuses judged at `day` (the dbt var `as_of_date`)."""
     from stls_warehouse import pipeline
 
-    with as_of_date(day):
-        return pipeline.build_warehouse() | {"as_of": day}
+    return pipeline.build_warehouse(as_of=day) | {"as_of": day}
 
 
 def close_completeness(close: dict[str, Any]) -> dict[str, Any]:

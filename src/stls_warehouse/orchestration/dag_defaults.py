@@ -1,6 +1,7 @@
-"""What every STLS DAG shares: owner, retries, the failure e-mail, the pool, the assets.
+"""What every STLS DAG shares: owner, retries, the failure e-mail, the pool, the assets' URIs.
 
-Imported by the DAG files at parse time, so it imports nothing heavy. Retries and their
+Imported by the DAG files at parse time and by the deployment code, so it imports nothing
+heavy, Airflow included (the Asset objects are in `assets.py`). Retries and their
 delay come from the environment (`STLS_TASK_RETRIES`, `STLS_RETRY_DELAY_SECONDS`) so a
 test deployment can retry in seconds while production waits minutes. Every task has a time
 limit (`STLS_TASK_TIMEOUT_SECONDS`, default 3600): a task that hangs (on a file system, a
@@ -13,8 +14,6 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from stls_warehouse.orchestration.alerts import task_failure_alert
-
 OWNER = "stls-data-engineering"
 WAREHOUSE_POOL = "stls_warehouse_writer"  # one slot: one DuckDB writer (or reader) at a time
 
@@ -26,10 +25,14 @@ RETURNS_LOADED_URI = "stls://warehouse/returns"  # returns or decisions loaded: 
 
 
 def default_args() -> dict[str, Any]:
+    """Every STLS task's arguments; the failure e-mail is a notifier (`alerts.TaskFailureEmail`),
+    imported here so that importing this module never imports Airflow."""
+    from stls_warehouse.orchestration.alerts import TaskFailureEmail
+
     return {
         "owner": OWNER,
         "retries": int(os.environ.get("STLS_TASK_RETRIES", "2")),
         "retry_delay": timedelta(seconds=int(os.environ.get("STLS_RETRY_DELAY_SECONDS", "120"))),
         "execution_timeout": timedelta(seconds=int(os.environ.get("STLS_TASK_TIMEOUT_SECONDS", "3600"))),
-        "on_failure_callback": task_failure_alert,
+        "on_failure_callback": TaskFailureEmail(),
     }
