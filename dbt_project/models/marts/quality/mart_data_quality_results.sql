@@ -15,26 +15,7 @@ results as (
 
 final as (
 
-    select
-        run_id,
-        checked_at,
-        stage,
-        suite,
-        rule,
-        code,
-        severity,
-        outcome,
-        table_name,
-        file_sha256,
-        file_name,
-        sla_code,
-        period_key,
-        checked_count,
-        failing_count,
-        row_refs,
-        observed,
-        expected,
-        message
+    select *
 
     from results
     order by
