@@ -1,8 +1,8 @@
 """Great Expectations suites, one module per validated dataset, each with `build_suite()`.
 
-Every expectation carries `meta.severity` (blocking or warning), `meta.rule` (a stable
-name), `meta.description` (what the school or auditor is told, in plain English) and
-`meta.code`. On returns, a blocking rule restates a rule of spec/returns.md and carries
+Every expectation carries GX's own `severity` (`critical` for a blocking rule, `warning`)
+and `description` (what the school or auditor is told, in plain English), and in its meta
+`meta.rule` (a stable name) and `meta.code`: `check()` writes all four. On returns, a blocking rule restates a rule of spec/returns.md and carries
 that rule's error code, so that the gate rejects only what the contract rejects; a rule
 the contract does not have is a warning. Optional meta: `row_column` (the frame column
 holding the row to report), `sheet`, `report_column` (the return column to name),
@@ -31,17 +31,29 @@ from typing import Any
 
 BLOCKING = "blocking"
 WARNING = "warning"
+# GX's FailureSeverity values: a blocking rule is a critical failure.
+GX_SEVERITY = {BLOCKING: "critical", WARNING: "warning"}
+SEVERITIES = {gx: ours for ours, gx in GX_SEVERITY.items()}
 
 
-def meta(rule: str, severity: str, description: str, code: str | None = None, **extra: Any) -> dict[str, Any]:
-    """An expectation's meta. A blocking rule on a return restates a rule of the returns
-    contract and names the contract's error code, so that it rejects only what the
-    contract rejects; a rule the contract does not have is a warning (code: the rule's
-    name, upper-cased)."""
+def severity_of(expectation: Any) -> str:
+    """blocking or warning: the project's word for an expectation's GX severity."""
+    return SEVERITIES[str(getattr(expectation.severity, "value", expectation.severity))]
+
+
+def check(
+    rule: str, severity: str, description: str, code: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """An expectation's severity and description (GX's own fields) and meta, as keyword
+    arguments: `e.ExpectColumnValuesToNotBeNull(column="amount", **check(...))`.
+
+    A blocking rule on a return restates a rule of the returns contract and names the
+    contract's error code, so that it rejects only what the contract rejects; a rule the
+    contract does not have is a warning (code: the rule's name, upper-cased)."""
+    if severity not in (BLOCKING, WARNING):
+        raise ValueError(f"{rule}: severity {severity!r} is neither {BLOCKING} nor {WARNING}")
     return {
-        "rule": rule,
-        "severity": severity,
+        "severity": GX_SEVERITY[severity],
         "description": description,
-        "code": code or rule.upper(),
-        **extra,
+        "meta": {"rule": rule, "code": code or rule.upper(), **extra},
     }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import great_expectations as gx
 
-from expectations import BLOCKING, WARNING, meta
+from expectations import BLOCKING, WARNING, check
 from stls_warehouse import reference
 from stls_warehouse.quality.thresholds import threshold
 
@@ -32,13 +32,13 @@ def build_suite() -> gx.ExpectationSuite:
         e.ExpectColumnValuesToBeInSet(
             column="kpi_code",
             value_set=list(reference.kpi_definitions()),
-            meta=meta("kpi_code_known", BLOCKING, "Every row names a KPI of the list.", "UNKNOWN_KPI"),
+            **check("kpi_code_known", BLOCKING, "Every row names a KPI of the list.", "UNKNOWN_KPI"),
         )
     )
     suite.add_expectation(
         e.ExpectCompoundColumnsToBeUnique(
             column_list=["file_sha256", "kpi_code"],
-            meta=meta(
+            **check(
                 "kpi_code_once",
                 BLOCKING,
                 "Each KPI appears once in a return.",
@@ -53,7 +53,7 @@ def build_suite() -> gx.ExpectationSuite:
                 column=column,
                 row_condition=percent,
                 condition_parser="pandas",
-                meta=meta(
+                **check(
                     f"percent_has_{column}",
                     BLOCKING,
                     f"A percentage KPI gives its {column}.",
@@ -66,7 +66,7 @@ def build_suite() -> gx.ExpectationSuite:
                 column=column,
                 row_condition='unit != "percent"',
                 condition_parser="pandas",
-                meta=meta(
+                **check(
                     f"no_{column}_unless_percent",
                     BLOCKING,
                     f"Only a percentage KPI has a {column}; leave it empty for the others.",
@@ -82,7 +82,7 @@ def build_suite() -> gx.ExpectationSuite:
             ignore_row_if="either_value_is_missing",
             row_condition=percent,
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "numerator_within_denominator",
                 BLOCKING,
                 "A percentage's numerator is not larger than its denominator.",
@@ -100,7 +100,7 @@ def build_suite() -> gx.ExpectationSuite:
             ignore_row_if="both_values_are_missing",
             row_condition=percent,
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "percent_matches_numerator_and_denominator",
                 BLOCKING,
                 "A percentage equals 100 x numerator / denominator rounded half-up to one decimal "
@@ -116,7 +116,7 @@ def build_suite() -> gx.ExpectationSuite:
             max_value=100,
             row_condition=percent,
             condition_parser="pandas",
-            meta=meta("percent_in_range", BLOCKING, "A percentage lies between 0 and 100.", "VALUE_INVALID"),
+            **check("percent_in_range", BLOCKING, "A percentage lies between 0 and 100.", "VALUE_INVALID"),
         )
     )
     suite.add_expectation(
@@ -125,7 +125,7 @@ def build_suite() -> gx.ExpectationSuite:
             min_value=0,
             row_condition='unit in ["count", "days", "fte"]',
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "value_not_negative",
                 BLOCKING,
                 "Counts, days and FTE are zero or more.",
@@ -140,7 +140,7 @@ def build_suite() -> gx.ExpectationSuite:
             max_value=5,
             row_condition='unit == "score"',
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "score_in_range",
                 BLOCKING,
                 "A training evaluation score lies between 1.00 and 5.00.",
@@ -156,7 +156,7 @@ def build_suite() -> gx.ExpectationSuite:
             max_value=most,
             row_condition='unit == "count"',
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "count_plausible",
                 WARNING,
                 f"A monthly count above {most:,} is far outside what one STLS team reports; check it.",
@@ -171,7 +171,7 @@ def build_suite() -> gx.ExpectationSuite:
             max_value=float(factor),
             row_condition=f'unit == "count" and kpi_code not in [{per_session}]',
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "kpi_month_on_month_jump",
                 WARNING,
                 f"The value changed more than {factor} times over from the previous month; check it "

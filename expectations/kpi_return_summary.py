@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import great_expectations as gx
 
-from expectations import BLOCKING, WARNING, meta
+from expectations import BLOCKING, WARNING, check
 from stls_warehouse.quality.thresholds import threshold
 
 NAME = "kpi_return_summary"
@@ -26,7 +26,7 @@ def build_suite() -> gx.ExpectationSuite:
         e.ExpectColumnValuesToBeBetween(
             column="required_missing",
             max_value=0,
-            meta=meta(
+            **check(
                 "required_kpis_present",
                 BLOCKING,
                 "Every required KPI is present in the return.",
@@ -40,7 +40,7 @@ def build_suite() -> gx.ExpectationSuite:
             column="trn_eval",
             row_condition="trn_sess > 0",
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "training_evaluation_given",
                 BLOCKING,
                 "TRN_EVAL is required when training sessions were held (TRN_SESS > 0).",
@@ -55,7 +55,7 @@ def build_suite() -> gx.ExpectationSuite:
             column="trn_eval",
             row_condition="trn_sess == 0",
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "training_evaluation_empty_without_sessions",
                 BLOCKING,
                 "TRN_EVAL is empty when no training sessions were held (TRN_SESS = 0).",
@@ -70,7 +70,7 @@ def build_suite() -> gx.ExpectationSuite:
             column_A="iss_open",
             column_B="expected_iss_open",
             ignore_row_if="either_value_is_missing",
-            meta=meta(
+            **check(
                 "iss_caseload_continuity",
                 WARNING,
                 "ISS_OPEN should equal last month's ISS_OPEN + ISS_NEW - ISS_CLOSED; check the "
@@ -87,7 +87,7 @@ def build_suite() -> gx.ExpectationSuite:
             column="trn_att_per_sess",
             min_value=float(low),
             max_value=float(high),
-            meta=meta(
+            **check(
                 "training_attendees_per_session",
                 WARNING,
                 f"Training attendees per session are outside {low} to {high}; check TRN_ATT and TRN_SESS.",
@@ -102,7 +102,7 @@ def build_suite() -> gx.ExpectationSuite:
             max_value=0,
             row_condition="trn_sess == 0",
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "training_attendees_without_sessions",
                 WARNING,
                 "Training attendees are reported but no training session (TRN_SESS = 0).",
@@ -116,7 +116,7 @@ def build_suite() -> gx.ExpectationSuite:
         e.ExpectColumnValuesToBeBetween(
             column="dropin_att_per_sess",
             max_value=float(dropin),
-            meta=meta(
+            **check(
                 "dropin_attendances_per_clinic",
                 WARNING,
                 f"More than {dropin} drop-in attendances per clinic; check DROPIN_ATT and DROPIN_SESS.",
@@ -131,7 +131,7 @@ def build_suite() -> gx.ExpectationSuite:
             max_value=0,
             row_condition="dropin_sess == 0",
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "dropin_attendances_without_clinics",
                 WARNING,
                 "Drop-in attendances are reported but no clinic was held (DROPIN_SESS = 0).",

@@ -16,7 +16,7 @@ import re
 
 import great_expectations as gx
 
-from expectations import BLOCKING, WARNING, meta
+from expectations import BLOCKING, WARNING, check
 from stls_warehouse import reference
 from stls_warehouse.intake.values import MONEY_LIMIT
 from stls_warehouse.quality.thresholds import threshold
@@ -35,7 +35,7 @@ def build_suite() -> gx.ExpectationSuite:
     suite.add_expectation(
         e.ExpectColumnValuesToNotBeNull(
             column="amount",
-            meta=meta("amount_present", BLOCKING, "Every ledger line has an amount.", "AMOUNT_INVALID"),
+            **check("amount_present", BLOCKING, "Every ledger line has an amount.", "AMOUNT_INVALID"),
         )
     )
     suite.add_expectation(
@@ -43,7 +43,7 @@ def build_suite() -> gx.ExpectationSuite:
             column="amount_pence",
             min_value=-int(MONEY_LIMIT) * PENCE,
             max_value=int(MONEY_LIMIT) * PENCE,
-            meta=meta(
+            **check(
                 "amount_in_contract_range",
                 BLOCKING,
                 "An amount lies between -10,000,000.00 and 10,000,000.00.",
@@ -66,7 +66,7 @@ def build_suite() -> gx.ExpectationSuite:
                 column="account_code",
                 value_set=sorted(codes),
                 **({"row_condition": condition, "condition_parser": "pandas"} if condition else {}),
-                meta=meta(
+                **check(
                     "account_code_known" if not first else f"account_code_known_from_{first}",
                     BLOCKING,
                     "Every line uses an account code of the CFR list of its financial year "
@@ -79,7 +79,7 @@ def build_suite() -> gx.ExpectationSuite:
         e.ExpectColumnValuesToBeInSet(
             column="fund_strand",
             value_set=list(reference.fund_strands()),
-            meta=meta(
+            **check(
                 "fund_strand_known",
                 BLOCKING,
                 "Every line names one of the four fund strands.",
@@ -90,7 +90,7 @@ def build_suite() -> gx.ExpectationSuite:
     suite.add_expectation(
         e.ExpectColumnValuesToNotBeNull(
             column="is_overhead_recharge",
-            meta=meta(
+            **check(
                 "overhead_flag_present",
                 BLOCKING,
                 "Every line says Y or N in is_overhead_recharge.",
@@ -101,7 +101,7 @@ def build_suite() -> gx.ExpectationSuite:
     suite.add_expectation(
         e.ExpectCompoundColumnsToBeUnique(
             column_list=["file_sha256", "line_ref"],
-            meta=meta(
+            **check(
                 "line_ref_unique",
                 BLOCKING,
                 "Each line_ref appears once in a return.",
@@ -119,7 +119,7 @@ def build_suite() -> gx.ExpectationSuite:
             e.ExpectColumnPairValuesToBeEqual(
                 column_A=column,
                 column_B=file_column,
-                meta=meta(
+                **check(
                     f"{column}_matches_file_name",
                     BLOCKING,
                     f"Every line's {column} equals {words} in the file name.",
@@ -132,7 +132,7 @@ def build_suite() -> gx.ExpectationSuite:
             column_A="posting_date",
             column_B="period_start",
             or_equal=True,
-            meta=meta(
+            **check(
                 "posting_date_not_before_period",
                 BLOCKING,
                 "A posting date falls inside the period's calendar month (P13: March or April).",
@@ -145,7 +145,7 @@ def build_suite() -> gx.ExpectationSuite:
             column_A="period_end",
             column_B="posting_date",
             or_equal=True,
-            meta=meta(
+            **check(
                 "posting_date_not_after_period",
                 BLOCKING,
                 "A posting date falls inside the period's calendar month (P13: March or April).",
@@ -162,7 +162,7 @@ def build_suite() -> gx.ExpectationSuite:
             value_set=["OUTREACH"],
             row_condition="outreach_budget == 0",
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "outreach_without_budget",
                 WARNING,
                 "OUTREACH spend on an SLA with no outreach budget that year; check the fund strand "
@@ -175,7 +175,7 @@ def build_suite() -> gx.ExpectationSuite:
         e.ExpectColumnValuesToMatchRegex(
             column="cost_centre_text",
             regex=rf"(?i)-[ \t\u00a0]*(?:{activities})[ \t\u00a0]*$",
-            meta=meta(
+            **check(
                 "activity_readable_from_cost_centre",
                 WARNING,
                 "The line's activity cannot be read from its cost centre (it should end "
@@ -192,7 +192,7 @@ def build_suite() -> gx.ExpectationSuite:
             column="amount_pence",
             min_value=-plausible * PENCE,
             max_value=plausible * PENCE,
-            meta=meta(
+            **check(
                 "amount_plausible",
                 WARNING,
                 f"A single line over £{plausible:,} either way is unusual for an STLS ledger; check it.",

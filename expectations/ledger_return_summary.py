@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import great_expectations as gx
 
-from expectations import BLOCKING, WARNING, meta
+from expectations import BLOCKING, WARNING, check
 from stls_warehouse.quality.thresholds import threshold
 
 NAME = "ledger_return_summary"
@@ -33,7 +33,7 @@ def build_suite() -> gx.ExpectationSuite:
             column_A="control_line_count",
             column_B="line_count",
             ignore_row_if="either_value_is_missing",
-            meta=meta(
+            **check(
                 "control_line_count_matches",
                 BLOCKING,
                 "The Control sheet's line_count equals the number of data lines (a nil line counts).",
@@ -49,7 +49,7 @@ def build_suite() -> gx.ExpectationSuite:
             column_A="control_total",
             column_B="amount_total",
             ignore_row_if="either_value_is_missing",
-            meta=meta(
+            **check(
                 "control_total_matches",
                 BLOCKING,
                 "The Control sheet's control_total equals the sum of the amounts, to the penny.",
@@ -66,7 +66,7 @@ def build_suite() -> gx.ExpectationSuite:
             min_value=1,
             row_condition="has_staff == True and period <= 12",
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "payroll_every_month",
                 WARNING,
                 "A month of an SLA with staff in post has no payroll lines (DIRECT_STAFFING spend); "
@@ -79,7 +79,7 @@ def build_suite() -> gx.ExpectationSuite:
         e.ExpectColumnValuesToBeBetween(
             column="overhead_share_ytd",
             max_value=float(max_share),
-            meta=meta(
+            **check(
                 "overhead_share_of_spend",
                 WARNING,
                 f"Overhead recharges are above {max_share:.0%} of the year's spend so far; check the "
@@ -94,7 +94,7 @@ def build_suite() -> gx.ExpectationSuite:
             column_B="amount_total",
             or_equal=True,
             ignore_row_if="either_value_is_missing",
-            meta=meta(
+            **check(
                 "amount_above_history",
                 WARNING,
                 f"The return's total is more than {ratio} times the SLA's usual monthly total; check "
@@ -111,7 +111,7 @@ def build_suite() -> gx.ExpectationSuite:
             column_B="history_low",
             or_equal=True,
             ignore_row_if="either_value_is_missing",
-            meta=meta(
+            **check(
                 "amount_below_history",
                 WARNING,
                 f"The return's total is less than the SLA's usual monthly total divided by {ratio}; "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import great_expectations as gx
 
-from expectations import BLOCKING, WARNING, meta
+from expectations import BLOCKING, WARNING, check
 
 NAME = "return_waivers"
 INDEX_COLUMNS = ["table_name", "key"]
@@ -30,7 +30,7 @@ def build_suite() -> gx.ExpectationSuite:
         suite.add_expectation(
             e.ExpectColumnValuesToNotBeNull(
                 column=column,
-                meta=meta(
+                **check(
                     f"waiver_has_{column}",
                     BLOCKING,
                     f"Every return waiver records {words}.",
@@ -43,7 +43,7 @@ def build_suite() -> gx.ExpectationSuite:
         e.ExpectColumnValuesToBeInSet(
             column="names_expected_return",
             value_set=[True],
-            meta=meta(
+            **check(
                 "waiver_names_expected_return",
                 WARNING,
                 "A waiver names a return the warehouse does not expect (check the SLA, return type "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import great_expectations as gx
 
-from expectations import BLOCKING, WARNING, meta
+from expectations import BLOCKING, WARNING, check
 
 NAME = "warehouse_completeness"
 INDEX_COLUMNS = ["table_name", "key"]
@@ -30,7 +30,7 @@ def build_suite() -> gx.ExpectationSuite:
         e.ExpectColumnPairValuesToBeEqual(
             column_A="is_complete",
             column_B="derived_is_complete",
-            meta=meta(
+            **check(
                 "is_complete_matches_return_status",
                 BLOCKING,
                 "is_complete is true exactly when every SLA of the service line has all 12 ledger "
@@ -45,7 +45,7 @@ def build_suite() -> gx.ExpectationSuite:
             e.ExpectColumnPairValuesToBeEqual(
                 column_A=f"{return_type}_in",
                 column_B=f"{return_type}_expected",
-                meta=meta(
+                **check(
                     f"{return_type}_returns_all_in",
                     WARNING,
                     f"Not every expected {return_type} return of the year is accepted or waived yet; "
@@ -59,7 +59,7 @@ def build_suite() -> gx.ExpectationSuite:
         e.ExpectColumnValuesToBeInSet(
             column="is_pension_allocated",
             value_set=[True],
-            meta=meta(
+            **check(
                 "pension_funding_allocated",
                 WARNING,
                 "The year's pension funding could not be allocated to the SLAs: its basis year's "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import great_expectations as gx
 
-from expectations import BLOCKING, meta
+from expectations import BLOCKING, check
 
 NAME = "warehouse_personal_data"
 INDEX_COLUMNS = ["table_name", "column_name"]
@@ -32,7 +32,7 @@ PERSONAL_DATA_COLUMN = (
 # school: each was reviewed, and says why. The DataFrame's `reviewed` column marks them.
 REVIEWED_COLUMNS: dict[tuple[str, str], str] = {
     ("mart_return_queries", "description"): "the check's definition (the expectation's "
-    "meta.description), the same words for every return",
+    "description), the same words for every return",
 }
 
 
@@ -45,7 +45,7 @@ def build_suite() -> gx.ExpectationSuite:
             regex=PERSONAL_DATA_COLUMN,
             row_condition="reviewed == False",
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "no_personal_data_columns",
                 BLOCKING,
                 "No published table has a column that may carry personal data (free-text "

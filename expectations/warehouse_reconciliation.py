@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import great_expectations as gx
 
-from expectations import BLOCKING, meta
+from expectations import BLOCKING, check
 
 NAME = "warehouse_reconciliation"
 INDEX_COLUMNS = ["table_name", "key"]
@@ -37,7 +37,7 @@ def build_suite() -> gx.ExpectationSuite:
             column_B="expected_amount",
             row_condition=returns,
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "ledger_lines_sum_to_return_total",
                 BLOCKING,
                 "For every SLA and period the published ledger lines sum to the accepted return's "
@@ -53,7 +53,7 @@ def build_suite() -> gx.ExpectationSuite:
             column_B="expected_lines",
             row_condition=returns,
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "ledger_lines_count_matches_return",
                 BLOCKING,
                 "For every SLA and period the published ledger has as many lines as the accepted "
@@ -70,7 +70,7 @@ def build_suite() -> gx.ExpectationSuite:
             max_value=0,
             row_condition=returns,
             condition_parser="pandas",
-            meta=meta(
+            **check(
                 "ledger_lines_from_current_version",
                 BLOCKING,
                 "Every published ledger line comes from the current accepted version of its return.",
@@ -93,7 +93,7 @@ def build_suite() -> gx.ExpectationSuite:
                 column_B="expected_amount",
                 row_condition=f'tie == "{tie}"',
                 condition_parser="pandas",
-                meta=meta(
+                **check(
                     f"{tie}_ties_to_ledger_lines",
                     BLOCKING,
                     f"{table}: the {words} equals the sum of the published ledger lines.",

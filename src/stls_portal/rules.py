@@ -42,21 +42,23 @@ def warnings() -> dict[str, WarningRule]:
     with _lock:
         import great_expectations as gx
 
+        from expectations import WARNING, severity_of
+
         gx.get_context(mode="ephemeral")
         found: dict[str, WarningRule] = {}
         for name in RETURN_SUITES:
             suite = importlib.import_module(f"expectations.{name}").build_suite()
             for expectation in suite.expectations:
-                meta = expectation.meta or {}
-                if meta.get("severity") != "warning":
+                if severity_of(expectation) != WARNING:
                     continue
+                meta = expectation.meta or {}
                 rule = str(meta["rule"])
                 found.setdefault(
                     rule,
                     WarningRule(
                         rule=rule,
                         code=str(meta.get("code") or rule.upper()),
-                        description=str(meta.get("description") or ""),
+                        description=str(expectation.description or ""),
                         suite=name,
                         return_type="ledger" if name.startswith("ledger") else "kpi",
                     ),

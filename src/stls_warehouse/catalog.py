@@ -1,8 +1,8 @@
 """What every published table and column means and how it is shown: one home for all of it.
 
 The descriptions are the marts' dbt documentation (`dbt_project/models/marts/**/_*.yml`, with
-their `{{ doc('...') }}` blocks resolved from `models/**/*.md`) and, for the two tables the
-pipeline writes itself, `publish/published_tables.yml` in the same shape. Each column's
+their `{{ doc('...') }}` blocks resolved from `models/**/*.md`): every published table is a dbt
+model, the data quality results and the submission ledger included. Each column's
 `kind` (money, percentage, count, ...) is declared in its `config.meta.kind`; text, flags,
 dates and times take theirs from the contract's `data_type`, a number never from a guess at
 its value. Reports, the workbook and every publication target (Parquet, DuckDB, PostgreSQL)
@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from stls_warehouse.config import DBT_PROJECT_DIR
-
-PYTHON_TABLES_YAML = Path(__file__).parent / "publish" / "published_tables.yml"
 
 # How a column is shown. Numbers must say which kind they are; the others follow their type.
 NUMBER_KINDS = ("money", "percentage", "count", "score", "days", "fte", "ratio", "index", "number", "code")
@@ -116,10 +114,10 @@ def kind_for_unit(unit: str | None) -> str:
 
 @functools.cache
 def published_docs(dbt_dir: Path = DBT_PROJECT_DIR) -> dict[str, TableDoc]:
-    """Every documented published table: the marts' models and the pipeline's own tables."""
+    """Every documented published table: every model of the marts."""
     docs = _docs_blocks(dbt_dir / "models")
     tables: dict[str, TableDoc] = {}
-    for path in [*sorted((dbt_dir / "models" / "marts").rglob("*.yml")), PYTHON_TABLES_YAML]:
+    for path in sorted((dbt_dir / "models" / "marts").rglob("*.yml")):
         for model in _load_yaml(path).get("models") or []:
             tables[model["name"]] = _table(model, docs, path)
     return dict(sorted(tables.items()))
@@ -176,7 +174,7 @@ def _kind(meta: dict[str, Any], data_type: str, where: str) -> tuple[str, bool]:
     for prefix, kind in _TYPE_KINDS:
         if lowered.startswith(prefix):
             return kind, True
-    if not lowered:  # the pipeline's own tables state no type: text unless a kind says otherwise
+    if not lowered:  # a column that states no type: text unless a kind says otherwise
         return "text", True
     return "number", False
 

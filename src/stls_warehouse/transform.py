@@ -16,7 +16,9 @@ Which build (`plan_build`), in order:
 - **targeted** `dbt build --select source:returns.<table>+ ... --exclude-resource-type
   unit_test`: when only the data changed. Each source table (every dbt source: the
   submissions, ledger lines, KPI values and return warnings intake appends to, and the
-  returns service's decisions, `source:portal.decisions`) whose rows changed, and
+  returns service's decisions, `source:portal.decisions`; not the check results of
+  `source:audit.dq_results`, whose recorders rebuild the one model they feed) whose rows
+  changed, and
   everything downstream of it, is rebuilt and its data tests run; on a new status date, so
   is every model that calls `as_of_date()` and everything downstream of it. Nothing else
   can change: seeds, models built from seeds and unchanged sources alone, the seeds' tests
@@ -190,7 +192,9 @@ def _manifest_relations(manifest: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _manifest_sources(manifest: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(`source_name.table` as dbt selects it, schema, table) of every source."""
+    """(`source_name.table` as dbt selects it, schema, table) of every source whose rows
+    call for a build: not those marked `rebuilt_by_recorder` (audit.dq_results), whose
+    recorder rebuilds what they feed itself (quality.results.rebuild_mart)."""
     return sorted(
         (
             f"{source['source_name']}.{source['name']}",
@@ -198,7 +202,12 @@ def _manifest_sources(manifest: dict[str, Any]) -> list[tuple[str, str, str]]:
             source.get("identifier") or source["name"],
         )
         for source in manifest.get("sources", {}).values()
+        if not _meta_of(source).get("rebuilt_by_recorder")
     )
+
+
+def _meta_of(node: dict[str, Any]) -> dict[str, Any]:
+    return {**(node.get("meta") or {}), **(node.get("config", {}).get("meta") or {})}
 
 
 def status_date_nodes(manifest: dict[str, Any], macro: str = "macro.stls.as_of_date") -> list[str]:

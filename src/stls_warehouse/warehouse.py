@@ -2,6 +2,9 @@
 
 Intake appends to the `raw` schema (one writer at a time); dbt reads it as sources and
 builds everything else. Rows are never updated: a resubmission adds a new version.
+The `audit` schema holds what the pipeline records of its own checks (every stage's check
+results, `stls_warehouse.quality.results`); dbt reads `audit.dq_results` as a source too
+and publishes it as `marts.mart_data_quality_results`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,44 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import duckdb
+
+# audit.dq_results: one row per check per return or table per run (quality.results.CheckRow).
+DQ_RESULTS_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("run_id", "varchar not null"),
+    ("checked_at", "timestamp not null"),
+    ("stage", "varchar not null"),  # intake | return_gate | decision_load | warehouse_gate
+    ("suite", "varchar not null"),
+    ("rule", "varchar not null"),
+    ("code", "varchar not null"),
+    ("severity", "varchar not null"),  # blocking | warning
+    ("outcome", "varchar not null"),  # PASSED | FAILED
+    ("table_name", "varchar"),
+    ("file_sha256", "varchar"),
+    ("file_name", "varchar"),
+    ("sla_code", "varchar"),
+    ("period_key", "varchar"),
+    ("checked_count", "integer"),
+    ("failing_count", "integer not null"),
+    ("row_refs", "varchar"),
+    ("observed", "varchar"),
+    ("expected", "varchar"),
+    ("message", "varchar not null"),
+)
+AUDIT_DDL = f"""
+create schema if not exists audit;
+create table if not exists audit.dq_results (
+    {", ".join(f"{name} {kind}" for name, kind in DQ_RESULTS_COLUMNS)}
+);
+create table if not exists audit.dq_runs (
+    run_id varchar not null,
+    stage varchar not null,
+    checked_at timestamp not null,
+    fingerprint varchar,
+    blocking_failures integer not null,
+    warnings integer not null,
+    report_path varchar
+);
+"""
 
 RAW_DDL = """
 create schema if not exists raw;
@@ -127,6 +168,11 @@ create table if not exists raw.kpi_values (
     comment              varchar
 );
 """
+
+
+# Every table dbt reads as a source, created by one script (also on PostgreSQL, where the
+# dbt project is built in CI): intake's landing tables and the record of the checks.
+RAW_DDL += AUDIT_DDL
 
 
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:

@@ -573,6 +573,8 @@ def test_mart_contracts_are_enforced_and_described(built: DbtRun) -> None:
         "mart_kpi_monthly",
         "mart_value_for_money",
         "mart_structure_comparison",
+        "submission_ledger",
+        "mart_data_quality_results",
     }
     for name, node in marts.items():
         assert node["config"]["contract"]["enforced"], name

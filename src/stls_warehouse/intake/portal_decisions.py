@@ -108,7 +108,7 @@ def _row(decision: Decision, relative: str, loaded_at: datetime) -> tuple[Any, .
 
 def load_decisions(root: Path, warehouse: Path, *, run_id: str) -> DecisionsLoaded:
     """Append every decision file under `root` not loaded yet; report and skip bad files."""
-    from stls_warehouse.quality.results import append_rows, ensure_tables, now, rebuild_mart
+    from stls_warehouse.quality.results import append_rows, now
     from stls_warehouse.warehouse import connect
 
     outcome = DecisionsLoaded()
@@ -141,11 +141,7 @@ def load_decisions(root: Path, warehouse: Path, *, run_id: str) -> DecisionsLoad
                 con.executemany(
                     f"insert into raw.portal_decisions ({', '.join(_COLUMNS)}) values ({marks})", rows
                 )
-            ensure_tables(con)
-            new_problems = [p for p in problems if not _reported(con, p)]
-            if new_problems:
-                append_rows(con, new_problems)
-                rebuild_mart(con)
+            append_rows(con, [p for p in problems if not _reported(con, p)])
             con.commit()
         except BaseException:
             con.rollback()

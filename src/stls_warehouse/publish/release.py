@@ -55,41 +55,14 @@ from stls_warehouse.publish.audit import (
     verify_release,
 )
 
-# The fixed tables of spec/marts.md; every other table dbt builds in `marts` is published too.
+# The fixed tables of spec/marts.md; every other table dbt builds in `marts` is published too
+# (the submission ledger and the data quality results, for auditors, included).
 CONTRACT_TABLES = (
     "fct_ledger_lines",
     "mart_service_line_budget_outturn",
     "mart_expenditure_breakdown",
     "mart_return_status",
 )
-# Published beside the marts for auditors: the submission ledger without personal data
-# (no file names of rejected files, no problem messages that may quote a cell).
-SUBMISSION_LEDGER = "submission_ledger"
-_SUBMISSION_LEDGER_SQL = """(
-    select
-        file_sha256,
-        case when status = 'ACCEPTED' then original_name end as original_name,
-        received_at,
-        return_type,
-        sla_code,
-        period_key,
-        financial_year,
-        period,
-        kpi_month,
-        status,
-        version,
-        supersedes_sha256,
-        is_nil_return,
-        line_count,
-        amount_total,
-        error_count,
-        warning_count,
-        array_to_string(list_sort(list_distinct(
-            coalesce(json_extract_string(problems_json, '$.errors[*].code'), []))), ',') as error_codes,
-        array_to_string(list_sort(list_distinct(
-            coalesce(json_extract_string(problems_json, '$.warnings[*].code'), []))), ',') as warning_codes
-    from wh.raw.submissions
-)"""
 # The data quality results in the files release, which every BI user reads: the name, row
 # references and observed values (which quote header and cell text) of a file that was not
 # accepted are left out. Auditors read them in full through PostgreSQL (role stls_auditor),
@@ -390,7 +363,6 @@ def code_version() -> str:
 
 def _sources(con: Any) -> dict[str, str]:
     sources = {t: f"wh.marts.{exports.quote_ident(t)}" for t in published_tables(con, "wh")}
-    sources.setdefault(SUBMISSION_LEDGER, _SUBMISSION_LEDGER_SQL)
     if DATA_QUALITY_RESULTS in sources:
         sources[DATA_QUALITY_RESULTS] = _DQ_FOR_EVERY_READER_SQL
     return dict(sorted(sources.items()))

@@ -65,8 +65,13 @@ def _e(value: Any) -> str:
     return "" if value is None else html.escape(str(value))
 
 
+def safe_run_id(run_id: str) -> str:
+    """A run id as a folder or file name of the Data Docs and reports (safe characters only)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+
+
 def _page_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".html"
+    return safe_run_id(name) + ".html"
 
 
 def _head(title: str) -> str:

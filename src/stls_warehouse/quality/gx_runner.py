@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from expectations import severity_of
 from stls_warehouse.quality.data_docs import Validation
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -197,8 +198,8 @@ def _check(suite_name: str, outcome: Any) -> CheckResult:
         suite=suite_name,
         rule=info.get("rule", config.type),
         code=info.get("code", config.type.upper()),
-        severity=info.get("severity", "blocking"),
-        description=info.get("description", config.type),
+        severity=severity_of(config),
+        description=config.description or config.type,
         expectation=config.type,
         column=config.kwargs.get("column") or config.kwargs.get("column_A"),
         success=bool(outcome.success),

@@ -2,8 +2,9 @@
 
 One row per check per return (return gates) or per table (warehouse gates) per run, with
 its severity, outcome, what was observed and expected, and where (file, rows, table).
-Rows are appended to `audit.dq_results` (history kept across runs) and the published
-table `marts.mart_data_quality_results` is rebuilt from it by the warehouse writer.
+Rows are appended to `audit.dq_results` (history kept across runs); the published table
+`marts.mart_data_quality_results` is dbt's model of it, rebuilt by the warehouse gate after
+it has recorded its own rows (`rebuild_mart`).
 
 The return gate runs before the warehouse may be written, so it stages its rows in the
 run's work folder (`quality/checks.json`); `load_returns` records them in the same task
@@ -20,52 +21,22 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stls_warehouse.quality.gx_runner import CheckResult
 from stls_warehouse.text import safe_text
+from stls_warehouse.warehouse import AUDIT_DDL
+from stls_warehouse.warehouse import DQ_RESULTS_COLUMNS as COLUMNS
+
+if TYPE_CHECKING:
+    from stls_warehouse.config import Paths
 
 PASSED = "PASSED"
 FAILED = "FAILED"
-MART = "marts.mart_data_quality_results"
+MART_MODEL = "mart_data_quality_results"
+MART = f"marts.{MART_MODEL}"
 STAGED = Path("quality") / "checks.json"
 
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("run_id", "varchar not null"),
-    ("checked_at", "timestamp not null"),
-    ("stage", "varchar not null"),  # intake | return_gate | decision_load | warehouse_gate
-    ("suite", "varchar not null"),
-    ("rule", "varchar not null"),
-    ("code", "varchar not null"),
-    ("severity", "varchar not null"),  # blocking | warning
-    ("outcome", "varchar not null"),  # PASSED | FAILED
-    ("table_name", "varchar"),
-    ("file_sha256", "varchar"),
-    ("file_name", "varchar"),
-    ("sla_code", "varchar"),
-    ("period_key", "varchar"),
-    ("checked_count", "integer"),
-    ("failing_count", "integer not null"),
-    ("row_refs", "varchar"),
-    ("observed", "varchar"),
-    ("expected", "varchar"),
-    ("message", "varchar not null"),
-)
-AUDIT_DDL = f"""
-create schema if not exists audit;
-create table if not exists audit.dq_results (
-    {", ".join(f"{name} {kind}" for name, kind in COLUMNS)}
-);
-create table if not exists audit.dq_runs (
-    run_id varchar not null,
-    stage varchar not null,
-    checked_at timestamp not null,
-    fingerprint varchar,
-    blocking_failures integer not null,
-    warnings integer not null,
-    report_path varchar
-);
-"""
 _MAX_TEXT = 500
 
 
@@ -297,9 +268,8 @@ def read_staged_rows(run_dir: Path) -> list[CheckRow]:
 
 
 def ensure_tables(con: Any) -> None:
+    """The audit tables on a connection not opened by `warehouse.connect` (which makes them)."""
     con.execute(AUDIT_DDL)
-    con.execute("create schema if not exists marts")
-    con.execute(f"create table if not exists {MART} as select * from audit.dq_results where false")
 
 
 def _arrow_schema() -> Any:
@@ -327,12 +297,35 @@ def append_rows(con: Any, rows: list[CheckRow]) -> None:
         con.unregister("dq_rows")
 
 
-def rebuild_mart(con: Any) -> None:
-    """The published table: every check ever recorded, newest run last."""
-    con.execute(
-        f"create or replace table {MART} as select * from audit.dq_results "
-        "order by checked_at, run_id, stage, suite, rule, table_name nulls first, file_name nulls first"
-    )
+def mart_is_current(con: Any) -> bool:
+    """Does the published table hold exactly the rows recorded (a count and an order-free
+    hash of every row, as transform's planner fingerprints a source)?"""
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = ?",
+        [MART_MODEL],
+    ).fetchone()
+    if not found or not found[0]:
+        return False
+    fingerprint = "select count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar from {} as t"
+    recorded = con.execute(fingerprint.format("audit.dq_results")).fetchone()
+    published = con.execute(fingerprint.format(MART)).fetchone()
+    return bool(recorded == published)
+
+
+def rebuild_mart(home: Paths) -> None:
+    """Rebuild the published table from audit.dq_results: dbt's model
+    `mart_data_quality_results` (with the staging view it reads), run on its own.
+
+    Intake, the return gate and the decision load record their rows before `dbt build`,
+    the warehouse gate records its own after it; so the warehouse gate, the last stage
+    before publication, calls this once its rows are committed and its connection closed
+    (dbt opens the warehouse itself), and every check recorded so far is published. A
+    build never waits for the checks: transform's planner does not count audit.dq_results
+    as a change of data, and a run with no new return still skips the build.
+    """
+    from stls_warehouse.transform import run_dbt
+
+    run_dbt(home, "run", "--quiet", "--select", f"+{MART_MODEL}")
 
 
 # The return gate's warnings as the raw source of the returns' queries (dbt source
@@ -374,10 +367,8 @@ def record_staged_results(run_dir: Path, warehouse: Path) -> int:
     con = connect(warehouse)
     try:
         con.begin()
-        ensure_tables(con)
         append_rows(con, rows)
         record_return_warnings(con)
-        rebuild_mart(con)
         con.commit()
     except BaseException:
         con.rollback()

@@ -10,9 +10,11 @@ DataFrame and validated with Great Expectations (its DuckDB SQL path fails):
   granted in the returns service) carry a reason and an approver;
 - personal data: no column of any table in schema `marts` that may carry free text.
 
-Every check's outcome is recorded as rows (audit.dq_results, published as
-marts.mart_data_quality_results), the run's Data Docs and one-page summary are written
-under `$STLS_HOME/reports/`, and a blocking failure raises `GateFailed`, so the publish
+Every check's outcome is recorded as rows (audit.dq_results). The gate runs after `dbt
+build`, so it then rebuilds dbt's model marts.mart_data_quality_results itself (`dbt run
+--select`, results.rebuild_mart) in the same task, whenever the table does not hold every
+row recorded: the published table holds the gate's own rows and those of the earlier
+stages of the run. The run's Data Docs and one-page summary are written under `$STLS_HOME/reports/`, and a blocking failure raises `GateFailed`, so the publish
 stage never runs and every published file stays as it was.
 """
 
@@ -20,15 +22,22 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stls_warehouse.config import Paths
+from stls_warehouse.quality.data_docs import safe_run_id
 from stls_warehouse.quality.gx_runner import CheckResult, GxSession
-from stls_warehouse.quality.results import CheckRow, ensure_tables, now, rebuild_mart, rows_for_tables
+from stls_warehouse.quality.results import (
+    CheckRow,
+    append_rows,
+    mart_is_current,
+    now,
+    rebuild_mart,
+    rows_for_tables,
+)
 
 STAGE = "warehouse_gate"
 
@@ -164,10 +173,6 @@ def release_loss_row(home: Paths, con: Any, *, run_id: str, checked_at: Any) -> 
     )
 
 
-def safe_run_id(run_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
-
-
 def gate_warehouse(home: Paths, run_id: str) -> WarehouseGateOutcome:
     """Validate the built warehouse; record the results; raise GateFailed on a blocking failure."""
     from expectations import (
@@ -184,8 +189,6 @@ def gate_warehouse(home: Paths, run_id: str) -> WarehouseGateOutcome:
     con = connect(home.warehouse)
     try:
         con.begin()
-        ensure_tables(con)
-        rebuild_mart(con)  # present (and published) from the first run on
         frames = {
             warehouse_reconciliation: reconciliation_frame(con),
             warehouse_completeness: completeness_frame(con),
@@ -206,8 +209,6 @@ def gate_warehouse(home: Paths, run_id: str) -> WarehouseGateOutcome:
         if fingerprint != _last_fingerprint(con):
             # Re-running over an unchanged warehouse records nothing new, so an unchanged
             # release is not republished just because the checks ran again.
-            from stls_warehouse.quality.results import append_rows
-
             append_rows(con, outcome.rows)
             con.execute(
                 "insert into audit.dq_runs values (?, ?, ?, ?, ?, ?, ?)",
@@ -221,8 +222,8 @@ def gate_warehouse(home: Paths, run_id: str) -> WarehouseGateOutcome:
                     None,
                 ],
             )
-            rebuild_mart(con)
             outcome.recorded = True
+        stale = not mart_is_current(con)
         outcome.report = dq_report.write_summary(
             con, home, run_id, outcome.rows, blocked=outcome.reasons(), checked_at=checked_at
         )
@@ -233,6 +234,8 @@ def gate_warehouse(home: Paths, run_id: str) -> WarehouseGateOutcome:
         raise
     finally:
         con.close()
+    if stale:  # every check recorded, this gate's too, published before any GateFailed
+        rebuild_mart(home)
     from stls_warehouse.retention import prune_data_docs
 
     prune_data_docs(home, current=safe_run_id(run_id))  # STLS_KEEP_DATA_DOCS_RUNS (retention.py)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stls_warehouse.config import Paths
+
+if TYPE_CHECKING:
+    from stls_warehouse.quality.completeness import Completeness
 
 
 class NothingPublished(RuntimeError):
@@ -84,3 +87,12 @@ class PublishedRelease:
         cursor = self.con.execute(sql, params or [])
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def published_year_completeness(home: Paths, financial_year: str) -> Completeness:
+    """Is the year complete in the current published release? (Here, not in
+    `quality.completeness`: reports read quality, never the other way round.)"""
+    from stls_warehouse.quality.completeness import year_completeness
+
+    with PublishedRelease(home) as release:
+        return year_completeness(release.con, financial_year)
