@@ -18,46 +18,28 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from stls_warehouse.intake.contract import CONTRACTS, ReturnContract
 from stls_warehouse.intake.raw_zone import RawZone
 from stls_warehouse.intake.validate import ValidationResult, validate_return
 
 log = logging.getLogger(__name__)
 
 
-def _arrow_schemas() -> dict[str, Any]:
+def arrow_schema(contract: ReturnContract) -> Any:
+    """The Arrow schema of a return type's staged lines, from the contract's column types."""
     import pyarrow as pa
 
-    money = pa.decimal128(18, 2)
-    return {
-        "ledger": pa.schema(
-            [
-                ("source_row", pa.int32()),
-                ("sla_code", pa.string()),
-                ("financial_year", pa.string()),
-                ("period", pa.int32()),
-                ("line_ref", pa.string()),
-                ("posting_date", pa.date32()),
-                ("cost_centre", pa.string()),
-                ("account_code", pa.string()),
-                ("fund_strand", pa.string()),
-                ("description", pa.string()),
-                ("amount", money),
-                ("is_overhead_recharge", pa.bool_()),
-            ]
-        ),
-        "kpi": pa.schema(
-            [
-                ("source_row", pa.int32()),
-                ("sla_code", pa.string()),
-                ("kpi_month", pa.string()),
-                ("kpi_code", pa.string()),
-                ("value", money),
-                ("numerator", pa.int64()),
-                ("denominator", pa.int64()),
-                ("comment", pa.string()),
-            ]
-        ),
+    types = {
+        "string": pa.string(),
+        "int32": pa.int32(),
+        "int64": pa.int64(),
+        "date32": pa.date32(),
+        "money": pa.decimal128(18, 2),
+        "bool": pa.bool_(),
     }
+    return pa.schema(
+        [("source_row", pa.int32()), *((c.staged_name, types[c.staged]) for c in contract.fields)]
+    )
 
 
 def outcome_record(
@@ -92,7 +74,7 @@ def write_lines(result: ValidationResult, target: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = _arrow_schemas()[result.return_type or ""]
+    schema = arrow_schema(CONTRACTS[result.return_type or ""])
     records: Sequence[Any] = result.ledger_lines if result.return_type == "ledger" else result.kpi_rows
     # Column by column: dataclasses.asdict per record copies deeply and costs more than the write.
     table = pa.Table.from_pydict(

@@ -19,16 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from stls_warehouse.intake import changes, feedback
+from stls_warehouse.intake.contract import KPI, LEDGER
 from stls_warehouse.intake.raw_zone import RawZone
 from stls_warehouse.intake.record import write_missing
 from stls_warehouse.intake.stage import read_staged
 from stls_warehouse.warehouse import connect
 
-_LEDGER_COLUMNS = (
-    "source_row, sla_code, financial_year, period, line_ref, posting_date, cost_centre, "
-    "account_code, fund_strand, description, amount, is_overhead_recharge"
-)
-_KPI_COLUMNS = "source_row, sla_code, kpi_month, kpi_code, value, numerator, denominator, comment"
+_LEDGER_COLUMNS = ", ".join(LEDGER.staged)
+_KPI_COLUMNS = ", ".join(KPI.staged)
 
 
 @dataclass

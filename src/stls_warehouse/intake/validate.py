@@ -18,7 +18,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 
 from stls_warehouse import reference
-from stls_warehouse.intake import naming
+from stls_warehouse.intake import contract, naming
+from stls_warehouse.intake.contract import CONTRACTS, CONTROL_SHEET, KPI, LEDGER, NIL_ACCOUNT, ReturnContract
 from stls_warehouse.intake.problems import (
     FILE_LEVEL_CODES,
     UNREADABLE_CODES,
@@ -36,7 +37,6 @@ from stls_warehouse.intake.reader import (
     open_xlsx,
     read_csv,
 )
-from stls_warehouse.intake.schema import CONTROL_SHEET, KPI, LEDGER, NIL_ACCOUNT, SCHEMAS, ReturnSchema
 from stls_warehouse.intake.values import (
     Cell,
     format_money,
@@ -55,26 +55,6 @@ from stls_warehouse.periods import (
 
 MAX_PROBLEMS_PER_CODE = 100
 T = TypeVar("T")
-
-# What a required cell should hold, for the report a school reads.
-REQUIRED_FORMS = {
-    "sla_code": "one of the 14 SLA codes, e.g. SWA",
-    "financial_year": "the financial year, e.g. 2021-22",
-    "period": "the period number 1 to 13",
-    "line_ref": "a reference unique within the return",
-    "posting_date": "a date as YYYY-MM-DD or DD/MM/YYYY",
-    "account_code": "a CFR account code, e.g. E01 (or NIL on a nil return)",
-    "amount": "an amount in pounds, e.g. 1234.56",
-    "is_overhead_recharge": "Y or N",
-    "month": "the month, e.g. 2022-10",
-    "kpi_code": "a KPI code, e.g. REF_RCVD",
-}
-
-
-def _required_form(column: str) -> str:
-    if column == "fund_strand":
-        return reference.fund_strands_in_words()
-    return REQUIRED_FORMS.get(column, "a value")
 
 
 @dataclass(frozen=True)
@@ -280,7 +260,7 @@ def _read_table(result: ValidationResult, extension: str, data: bytes) -> tuple[
     for sheet_name, sheet_grid in book.sheets.items():
         by_lower.setdefault(sheet_name.strip(TRIM).lower(), sheet_grid)
     if result.return_type is None:
-        found = [s for s in SCHEMAS.values() if s.sheet.lower() in by_lower]
+        found = [s for s in CONTRACTS.values() if s.sheet.lower() in by_lower]
         result.return_type = found[0].return_type if len(found) == 1 else None
         if len(found) > 1:
             result.errors.append(
@@ -301,7 +281,7 @@ def _read_table(result: ValidationResult, extension: str, data: bytes) -> tuple[
             )
         )
         return None, None
-    schema = SCHEMAS[result.return_type]
+    schema = CONTRACTS[result.return_type]
     table_grid = by_lower.get(schema.sheet.lower())
     if table_grid is None:
         found_names = ", ".join(f"'{n}'" for n in book.sheets) or "none"
@@ -333,7 +313,7 @@ def _guess_type(grid: Grid) -> str | None:
 class _Table:
     """The table's header mapped to columns, and its data rows."""
 
-    schema: ReturnSchema
+    schema: ReturnContract
     sheet: str | None
     columns: dict[str, int]  # column name -> 0-based index
     rows: list[tuple[int, dict[int, Cell]]]
@@ -358,7 +338,7 @@ def _check_table(result: ValidationResult, problems: _Collector, grid: Grid, con
             row=min(grid.rows),
         )
         return
-    schema = SCHEMAS[result.return_type]
+    schema = CONTRACTS[result.return_type]
     if grid.hidden:
         problems.warning(
             Code.HIDDEN_SHEET,
@@ -398,7 +378,9 @@ def _check_table(result: ValidationResult, problems: _Collector, grid: Grid, con
         _check_kpi_rows(result, problems, table)
 
 
-def _check_header(problems: _Collector, schema: ReturnSchema, grid: Grid, header_row: int) -> dict[str, int]:
+def _check_header(
+    problems: _Collector, schema: ReturnContract, grid: Grid, header_row: int
+) -> dict[str, int]:
     cells = grid.rows[header_row]
     width = max(max(cells) + 1, grid.header_width or 0)
     columns: dict[str, int] = {}
@@ -590,7 +572,7 @@ class _Row:
                 missing_code,
                 column,
                 f"'{column}' is empty on row {self.number}; it is required, fill it in.",
-                expected=_required_form(column),
+                expected=contract.column(column).required_form(),
             )
         return raw
 
