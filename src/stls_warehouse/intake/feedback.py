@@ -18,9 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stls_warehouse import reference
+
+if TYPE_CHECKING:
+    import duckdb
 
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -210,7 +213,7 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else str(value)
 
 
-def submission_summary(con: Any) -> tuple[list[list[Any]], list[list[Any]]]:
+def submission_summary(con: duckdb.DuckDBPyConnection) -> tuple[list[list[Any]], list[list[Any]]]:
     """(one row per return type, period and SLA; files whose SLA or period is unknowable)."""
     rows = con.execute(
         "select return_type, period_key, sla_code, status, original_name, received_at, version, "
@@ -233,7 +236,9 @@ def submission_summary(con: Any) -> tuple[list[list[Any]], list[list[Any]]]:
     return table, sorted(unknown, key=lambda r: r[1])
 
 
-def write_submission_summary(con: Any, folder: Path, generated_at: datetime) -> list[Path]:
+def write_submission_summary(
+    con: duckdb.DuckDBPyConnection, folder: Path, generated_at: datetime
+) -> list[Path]:
     """CSV, XLSX and HTML of the per-period summary in `folder`; returns the paths written."""
     table, unknown = submission_summary(con)
     header = list(SUMMARY_COLUMNS)
