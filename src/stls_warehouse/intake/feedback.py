@@ -14,7 +14,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -102,7 +102,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 # --- the rejection report ----------------------------------------------------------------
 
 
-def rejection_rows(record: dict[str, Any]) -> list[list[Any]]:
+def rejection_rows(record: Mapping[str, Any]) -> list[list[Any]]:
     """The problems of a staged outcome as the report's table (header first)."""
     rows: list[list[Any]] = [list(REPORT_COLUMNS)]
     for number, problem in enumerate(record["errors"], start=1):
@@ -122,7 +122,7 @@ def rejection_rows(record: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def write_rejection_report(folder: Path, record: dict[str, Any], received_at: datetime) -> None:
+def write_rejection_report(folder: Path, record: Mapping[str, Any], received_at: datetime) -> None:
     """`rejection.json` (the full outcome) and `rejection.xlsx` (for the school) in `folder`."""
     report = dict(record) | {"received_at": received_at.isoformat(), "status": "REJECTED"}
     _atomic_write(folder / "rejection.json", json.dumps(report, indent=1).encode("utf-8"))

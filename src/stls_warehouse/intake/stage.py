@@ -12,17 +12,41 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from stls_warehouse.intake.contract import CONTRACTS, ReturnContract
 from stls_warehouse.intake.raw_zone import RawZone
 from stls_warehouse.intake.validate import ValidationResult, validate_return
 
 log = logging.getLogger(__name__)
+
+
+class StagedOutcome(TypedDict):
+    """One file's staged outcome (`<sha256>.<name digest>.json` in the run's work folder):
+    what the return gates read and rewrite, and what the single writer records."""
+
+    file: str
+    landing_path: str | None
+    sha256: str
+    size: int
+    mtime: str | None
+    mtime_ns: int | None
+    return_type: str | None
+    sla_code: str | None
+    period_key: str | None
+    financial_year: str | None
+    period: int | None
+    kpi_month: str | None
+    status: str  # ACCEPTED or REJECTED (the return gates may turn ACCEPTED to REJECTED)
+    is_nil_return: bool
+    line_count: int
+    amount_total: str | None  # exact decimal, as text
+    errors: list[dict[str, Any]]  # Problem.as_dict()
+    warnings: list[dict[str, Any]]
 
 
 def arrow_schema(contract: ReturnContract) -> Any:
@@ -44,7 +68,7 @@ def arrow_schema(contract: ReturnContract) -> Any:
 
 def outcome_record(
     result: ValidationResult, *, landing_path: Path | None, mtime_ns: int | None
-) -> dict[str, Any]:
+) -> StagedOutcome:
     """The staged outcome of one file, as JSON-ready data."""
     name = result.name
     period = getattr(name.period, "period", None) if name else None
@@ -150,7 +174,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _write_json(target: Path, record: dict[str, Any]) -> None:
+def _write_json(target: Path, record: Mapping[str, Any]) -> None:
     tmp = target.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1, default=_json_default), encoding="utf-8")
     os.replace(tmp, target)
@@ -164,20 +188,22 @@ def _json_default(value: Any) -> Any:
 
 def read_staged(run_dir: Path) -> list[dict[str, Any]]:
     """Staged outcomes of a run, in received order (modification time, then name)."""
-    records = [json.loads(p.read_text(encoding="utf-8")) for p in run_dir.glob("*.json")]
+    records: list[dict[str, Any]] = [
+        json.loads(p.read_text(encoding="utf-8")) for p in run_dir.glob("*.json")
+    ]
     return sorted(records, key=received_order)
 
 
-def received_order(record: dict[str, Any]) -> tuple[int, str]:
+def received_order(record: Mapping[str, Any]) -> tuple[int, str]:
     """Within one batch a later modification time, then a later name, is received later."""
     return (record["mtime_ns"] or 0, record["file"])
 
 
-def rewrite_staged(run_dir: Path, record: dict[str, Any]) -> None:
+def rewrite_staged(run_dir: Path, record: Mapping[str, Any]) -> None:
     _write_json(run_dir / f"{stage_key(record)}.json", record)
 
 
-def stage_key(record: dict[str, Any]) -> str:
+def stage_key(record: Mapping[str, Any]) -> str:
     """One staged outcome per (bytes, name): the same bytes landed under two names are two
     receipts (the later a DUPLICATE), so neither may overwrite the other's record."""
     import hashlib
