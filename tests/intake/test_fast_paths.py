@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from stls_warehouse.intake import reader
 from stls_warehouse.intake.problems import ReturnUnreadable
+from stls_warehouse.intake.reading import xlsx, xlsx_fast
 from tests.factories import ledger_rows, xlsx_bytes
 from tests.intake.corpus import corpus
 from tests.intake.hostile import SHEET_HEAD, SHEET_TAIL, rezip
@@ -36,9 +37,9 @@ def _read(data: bytes, how: str) -> tuple[Any, ...]:
     """What open_xlsx gives when sheets are read `how`: rows, tokens or streaming."""
     with pytest.MonkeyPatch.context() as patch:
         if how == "streaming":
-            patch.setattr(reader, "_fast_sheet", lambda data, sheet: False)
+            patch.setattr(xlsx, "fast_sheet", lambda data, sheet: False)
         elif how == "tokens":
-            patch.setattr(reader, "_plain_body", lambda body: False)
+            patch.setattr(xlsx_fast, "_plain_body", lambda body: False)
         try:
             book = reader.open_xlsx(data, WANTED)
         except ReturnUnreadable as exc:
@@ -62,7 +63,7 @@ def _same_three_ways(data: bytes) -> tuple[Any, ...]:
 def _by_rows_count(data: bytes) -> int:
     """How many sheets were read to the end by `_cells_by_rows`."""
     done = []
-    original = reader._cells_by_rows
+    original = xlsx_fast._cells_by_rows
 
     def spy(*args: Any) -> Any:
         rows = original(*args)
@@ -70,7 +71,7 @@ def _by_rows_count(data: bytes) -> int:
         return rows
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(reader, "_cells_by_rows", spy)
+        patch.setattr(xlsx_fast, "_cells_by_rows", spy)
         reader.open_xlsx(data, WANTED)
     return len(done)
 

@@ -14,22 +14,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from stls_warehouse.intake.contract import KPI, LEDGER, PERSONAL_COLUMNS
 from stls_warehouse.intake.values import format_money
 from stls_warehouse.text import safe_text
 
-LEDGER_KEY = "line_ref"
-LEDGER_FIELDS = (
-    "posting_date",
-    "cost_centre",
-    "account_code",
-    "fund_strand",
-    "description",
-    "amount",
-    "is_overhead_recharge",
-)
-KPI_KEY = "kpi_code"
-KPI_FIELDS = ("value", "numerator", "denominator", "comment")
-PRIVATE_FIELDS = frozenset({"description", "comment"})
+LEDGER_KEY = LEDGER.key
+LEDGER_FIELDS = LEDGER.compared
+KPI_KEY = KPI.key
+KPI_FIELDS = KPI.compared
+PRIVATE_FIELDS = PERSONAL_COLUMNS
 
 
 @dataclass

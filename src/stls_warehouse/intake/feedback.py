@@ -14,13 +14,16 @@ import io
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stls_warehouse import reference
+
+if TYPE_CHECKING:
+    import duckdb
 
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -99,7 +102,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 # --- the rejection report ----------------------------------------------------------------
 
 
-def rejection_rows(record: dict[str, Any]) -> list[list[Any]]:
+def rejection_rows(record: Mapping[str, Any]) -> list[list[Any]]:
     """The problems of a staged outcome as the report's table (header first)."""
     rows: list[list[Any]] = [list(REPORT_COLUMNS)]
     for number, problem in enumerate(record["errors"], start=1):
@@ -119,7 +122,7 @@ def rejection_rows(record: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def write_rejection_report(folder: Path, record: dict[str, Any], received_at: datetime) -> None:
+def write_rejection_report(folder: Path, record: Mapping[str, Any], received_at: datetime) -> None:
     """`rejection.json` (the full outcome) and `rejection.xlsx` (for the school) in `folder`."""
     report = dict(record) | {"received_at": received_at.isoformat(), "status": "REJECTED"}
     _atomic_write(folder / "rejection.json", json.dumps(report, indent=1).encode("utf-8"))
@@ -210,7 +213,7 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else str(value)
 
 
-def submission_summary(con: Any) -> tuple[list[list[Any]], list[list[Any]]]:
+def submission_summary(con: duckdb.DuckDBPyConnection) -> tuple[list[list[Any]], list[list[Any]]]:
     """(one row per return type, period and SLA; files whose SLA or period is unknowable)."""
     rows = con.execute(
         "select return_type, period_key, sla_code, status, original_name, received_at, version, "
@@ -233,7 +236,9 @@ def submission_summary(con: Any) -> tuple[list[list[Any]], list[list[Any]]]:
     return table, sorted(unknown, key=lambda r: r[1])
 
 
-def write_submission_summary(con: Any, folder: Path, generated_at: datetime) -> list[Path]:
+def write_submission_summary(
+    con: duckdb.DuckDBPyConnection, folder: Path, generated_at: datetime
+) -> list[Path]:
     """CSV, XLSX and HTML of the per-period summary in `folder`; returns the paths written."""
     table, unknown = submission_summary(con)
     header = list(SUMMARY_COLUMNS)

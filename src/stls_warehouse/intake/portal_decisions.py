@@ -22,10 +22,13 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stls_warehouse.decisions import Decision, DecisionInvalid, parse
 from stls_warehouse.quality.results import FAILED, CheckRow
+
+if TYPE_CHECKING:
+    import duckdb
 
 SUITE = "portal_decisions"
 RULE = "decision_file_valid"
@@ -170,7 +173,7 @@ def _problem_row(run_id: str, checked_at: datetime, relative: str, problem: str)
     )
 
 
-def _reported(con: Any, problem: CheckRow) -> bool:
+def _reported(con: duckdb.DuckDBPyConnection, problem: CheckRow) -> bool:
     """The same problem with the same file was recorded by an earlier run."""
     found = con.execute(
         "select 1 from audit.dq_results where stage = ? and file_name = ? and observed = ? limit 1",

@@ -23,7 +23,10 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ def batches(raw_root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def write_missing(con: Any, raw_root: Path) -> int:
+def write_missing(con: duckdb.DuckDBPyConnection, raw_root: Path) -> int:
     """Write every batch of the warehouse's ledger that the record lacks; returns how many."""
     have = {p.name for p in batches(raw_root)}
     written = 0
@@ -67,7 +70,7 @@ def write_missing(con: Any, raw_root: Path) -> int:
     return written
 
 
-def _write_batch(con: Any, raw_root: Path, received_at: datetime) -> None:
+def _write_batch(con: duckdb.DuckDBPyConnection, raw_root: Path, received_at: datetime) -> None:
     from stls_warehouse.publish.exports import sql_string
 
     root = record_root(raw_root)

@@ -27,6 +27,7 @@ import subprocess
 import sys
 
 from stls_warehouse.intake import naming
+from stls_warehouse.intake.check import check_return
 from stls_warehouse.intake.problems import Code, Problem
 from stls_warehouse.intake.reader import (
     MAX_FILE_BYTES,
@@ -34,7 +35,7 @@ from stls_warehouse.intake.reader import (
     declared_inflated_size,
     sniff,
 )
-from stls_warehouse.intake.validate import ValidationResult, check_return
+from stls_warehouse.intake.result import ValidationResult
 
 log = logging.getLogger(__name__)
 

@@ -12,57 +12,63 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
+from stls_warehouse.intake.contract import CONTRACTS, ReturnContract
 from stls_warehouse.intake.raw_zone import RawZone
 from stls_warehouse.intake.validate import ValidationResult, validate_return
 
 log = logging.getLogger(__name__)
 
 
-def _arrow_schemas() -> dict[str, Any]:
+class StagedOutcome(TypedDict):
+    """One file's staged outcome (`<sha256>.<name digest>.json` in the run's work folder):
+    what the return gates read and rewrite, and what the single writer records."""
+
+    file: str
+    landing_path: str | None
+    sha256: str
+    size: int
+    mtime: str | None
+    mtime_ns: int | None
+    return_type: str | None
+    sla_code: str | None
+    period_key: str | None
+    financial_year: str | None
+    period: int | None
+    kpi_month: str | None
+    status: str  # ACCEPTED or REJECTED (the return gates may turn ACCEPTED to REJECTED)
+    is_nil_return: bool
+    line_count: int
+    amount_total: str | None  # exact decimal, as text
+    errors: list[dict[str, Any]]  # Problem.as_dict()
+    warnings: list[dict[str, Any]]
+
+
+def arrow_schema(contract: ReturnContract) -> Any:
+    """The Arrow schema of a return type's staged lines, from the contract's column types."""
     import pyarrow as pa
 
-    money = pa.decimal128(18, 2)
-    return {
-        "ledger": pa.schema(
-            [
-                ("source_row", pa.int32()),
-                ("sla_code", pa.string()),
-                ("financial_year", pa.string()),
-                ("period", pa.int32()),
-                ("line_ref", pa.string()),
-                ("posting_date", pa.date32()),
-                ("cost_centre", pa.string()),
-                ("account_code", pa.string()),
-                ("fund_strand", pa.string()),
-                ("description", pa.string()),
-                ("amount", money),
-                ("is_overhead_recharge", pa.bool_()),
-            ]
-        ),
-        "kpi": pa.schema(
-            [
-                ("source_row", pa.int32()),
-                ("sla_code", pa.string()),
-                ("kpi_month", pa.string()),
-                ("kpi_code", pa.string()),
-                ("value", money),
-                ("numerator", pa.int64()),
-                ("denominator", pa.int64()),
-                ("comment", pa.string()),
-            ]
-        ),
+    types = {
+        "string": pa.string(),
+        "int32": pa.int32(),
+        "int64": pa.int64(),
+        "date32": pa.date32(),
+        "money": pa.decimal128(18, 2),
+        "bool": pa.bool_(),
     }
+    return pa.schema(
+        [("source_row", pa.int32()), *((c.staged_name, types[c.staged]) for c in contract.fields)]
+    )
 
 
 def outcome_record(
     result: ValidationResult, *, landing_path: Path | None, mtime_ns: int | None
-) -> dict[str, Any]:
+) -> StagedOutcome:
     """The staged outcome of one file, as JSON-ready data."""
     name = result.name
     period = getattr(name.period, "period", None) if name else None
@@ -92,7 +98,7 @@ def write_lines(result: ValidationResult, target: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = _arrow_schemas()[result.return_type or ""]
+    schema = arrow_schema(CONTRACTS[result.return_type or ""])
     records: Sequence[Any] = result.ledger_lines if result.return_type == "ledger" else result.kpi_rows
     # Column by column: dataclasses.asdict per record copies deeply and costs more than the write.
     table = pa.Table.from_pydict(
@@ -168,7 +174,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _write_json(target: Path, record: dict[str, Any]) -> None:
+def _write_json(target: Path, record: Mapping[str, Any]) -> None:
     tmp = target.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1, default=_json_default), encoding="utf-8")
     os.replace(tmp, target)
@@ -182,20 +188,22 @@ def _json_default(value: Any) -> Any:
 
 def read_staged(run_dir: Path) -> list[dict[str, Any]]:
     """Staged outcomes of a run, in received order (modification time, then name)."""
-    records = [json.loads(p.read_text(encoding="utf-8")) for p in run_dir.glob("*.json")]
+    records: list[dict[str, Any]] = [
+        json.loads(p.read_text(encoding="utf-8")) for p in run_dir.glob("*.json")
+    ]
     return sorted(records, key=received_order)
 
 
-def received_order(record: dict[str, Any]) -> tuple[int, str]:
+def received_order(record: Mapping[str, Any]) -> tuple[int, str]:
     """Within one batch a later modification time, then a later name, is received later."""
     return (record["mtime_ns"] or 0, record["file"])
 
 
-def rewrite_staged(run_dir: Path, record: dict[str, Any]) -> None:
+def rewrite_staged(run_dir: Path, record: Mapping[str, Any]) -> None:
     _write_json(run_dir / f"{stage_key(record)}.json", record)
 
 
-def stage_key(record: dict[str, Any]) -> str:
+def stage_key(record: Mapping[str, Any]) -> str:
     """One staged outcome per (bytes, name): the same bytes landed under two names are two
     receipts (the later a DUPLICATE), so neither may overwrite the other's record."""
     import hashlib

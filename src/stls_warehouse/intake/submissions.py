@@ -16,19 +16,20 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stls_warehouse.intake import changes, feedback
+from stls_warehouse.intake.contract import KPI, LEDGER
 from stls_warehouse.intake.raw_zone import RawZone
 from stls_warehouse.intake.record import write_missing
 from stls_warehouse.intake.stage import read_staged
 from stls_warehouse.warehouse import connect
 
-_LEDGER_COLUMNS = (
-    "source_row, sla_code, financial_year, period, line_ref, posting_date, cost_centre, "
-    "account_code, fund_strand, description, amount, is_overhead_recharge"
-)
-_KPI_COLUMNS = "source_row, sla_code, kpi_month, kpi_code, value, numerator, denominator, comment"
+if TYPE_CHECKING:
+    import duckdb
+
+_LEDGER_COLUMNS = ", ".join(LEDGER.staged)
+_KPI_COLUMNS = ", ".join(KPI.staged)
 
 
 @dataclass
@@ -116,7 +117,7 @@ def _share_gate_verdicts(staged: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _record(
-    con: Any,
+    con: duckdb.DuckDBPyConnection,
     run_dir: Path,
     record: dict[str, Any],
     received_at: datetime,
@@ -181,13 +182,15 @@ def _record(
     return "accepted"
 
 
-def _rows(con: Any, table: str, columns: str, sha: str) -> list[dict[str, Any]]:
+def _rows(con: duckdb.DuckDBPyConnection, table: str, columns: str, sha: str) -> list[dict[str, Any]]:
     cursor = con.execute(f"select {columns} from {table} where file_sha256 = ?", [sha])
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _insert_changes(con: Any, comparison: changes.Comparison, recorded_at: datetime) -> None:
+def _insert_changes(
+    con: duckdb.DuckDBPyConnection, comparison: changes.Comparison, recorded_at: datetime
+) -> None:
     c = comparison.as_dict()
     con.execute(
         """
@@ -228,7 +231,7 @@ def _write_change_pages(zone: RawZone, comparison: changes.Comparison) -> None:
 
 
 def _insert_submission(
-    con: Any,
+    con: duckdb.DuckDBPyConnection,
     record: dict[str, Any],
     received_at: datetime,
     status: str,

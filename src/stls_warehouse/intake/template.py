@@ -1,4 +1,4 @@
-"""Blank returns for schools, built from the same schema and reference data the validator uses.
+"""Blank returns for schools, built from the same contract and reference data the validator uses.
 
 A ledger template holds the header and one line with its SLA, financial year and period
 filled in (copy it down, one row per ledger line). A KPI template holds one row per required
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from stls_warehouse import reference
 from stls_warehouse.intake import naming
-from stls_warehouse.intake.schema import KPI, LEDGER
+from stls_warehouse.intake.contract import KPI, LEDGER
 from stls_warehouse.intake.writers import Cell, Row, render_table, write_if_changed
 from stls_warehouse.periods import KpiMonth, LedgerPeriod, parse_financial_year, parse_kpi_month
 
@@ -73,11 +73,11 @@ def ledger_template(sla_code: str, period_key: str, fmt: str) -> tuple[str, byte
             ["column", "required", "what to write"],
             *[
                 _row(
-                    column,
-                    "yes" if column in LEDGER.required else "no",
-                    _ledger_help(column, period.financial_year),
+                    column.name,
+                    "yes" if column.required else "no",
+                    column.template_help(period.financial_year),
                 )
-                for column in LEDGER.columns
+                for column in LEDGER.fields
             ],
             [],
             ["Copy row 2 down, one row per ledger line. A period with nothing to report: one line with"],
@@ -136,37 +136,6 @@ def write_template(return_type: str, sla_code: str, period_key: str, fmt: str, o
     target = out_dir / name
     write_if_changed(target, data)
     return target
-
-
-_LEDGER_HELP = {
-    "sla_code": "your SLA's code (filled in)",
-    "financial_year": "the financial year, e.g. 2021-22 (filled in)",
-    "period": "the period number 1 to 13 (filled in)",
-    "line_ref": "your reference for the line, unique within the return",
-    "posting_date": "YYYY-MM-DD or DD/MM/YYYY, inside the period's month (P13: March or April)",
-    "cost_centre": "free text, may be empty",
-    "account_code": "a CFR code, e.g. E01, E20A, I08a (or NIL on a nil return)",
-    "description": "free text, may be empty; never published",
-    "amount": "pounds: positive = spend, negative = income, e.g. 1234.56 or (1,234.56)",
-    "is_overhead_recharge": "Y or N",
-}
-
-
-def _ledger_help(column: str, financial_year: str) -> str:
-    if column == "fund_strand":
-        return reference.fund_strands_in_words()
-    if column == "account_code":
-        dropped = sorted(
-            code.account_code
-            for code in reference.account_codes().values()
-            if not code.is_valid_in(financial_year)
-        )
-        gone = f"; not {', '.join(dropped)} (not CFR codes in {financial_year})" if dropped else ""
-        return (
-            f"a CFR code of {financial_year} (listed below), e.g. E01, E20A, I08a, "
-            f"or NIL on a nil return{gone}"
-        )
-    return _LEDGER_HELP[column]
 
 
 def optional_kpi_note() -> str:

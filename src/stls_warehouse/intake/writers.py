@@ -29,7 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from stls_warehouse.intake.schema import CONTROL_SHEET, KPI, LEDGER, ReturnSchema
+from stls_warehouse.intake.contract import CONTROL_SHEET, KPI, LEDGER, ReturnContract
 
 Cell = str | int | float | Decimal | date | datetime | bool | None
 Row = Mapping[str, Cell]
@@ -95,7 +95,7 @@ def render_kpi(suffix: str, rows: Iterable[Row], *, bom: bool = False) -> bytes:
 
 def render_table(
     suffix: str,
-    schema: ReturnSchema,
+    schema: ReturnContract,
     rows: Iterable[Row],
     *,
     columns: Sequence[str] | None = None,

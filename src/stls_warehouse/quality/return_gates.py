@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from stls_warehouse import reference
+from stls_warehouse.intake.contract import FREE_TEXT_COLUMNS, LEDGER
 from stls_warehouse.intake.problems import Problem
-from stls_warehouse.intake.schema import LEDGER
 from stls_warehouse.intake.stage import read_staged, rewrite_staged
 from stls_warehouse.periods import KpiMonth, LedgerPeriod, parse_financial_year, parse_kpi_month
 from stls_warehouse.quality.gx_runner import CheckResult, GxSession
@@ -35,7 +35,7 @@ _ONE_DP = Decimal("0.1")
 _SHARE_DP = Decimal("0.0001")
 # Free-text columns of the returns never enter a validated frame: the Data Docs show
 # failing values, and these may hold personal data.
-_FREE_TEXT = ("description", "comment", "cost_centre")
+_FREE_TEXT = FREE_TEXT_COLUMNS
 
 
 @dataclass
@@ -149,7 +149,7 @@ CHUNK_LINES = 500_000
 # (returns.md, Activities); descriptions and comments never enter it.
 _LINE_COLUMNS = (
     "source_row",
-    *(c for c in LEDGER.columns if c not in _FREE_TEXT or c == "cost_centre"),
+    *(c.name for c in LEDGER.fields if not c.personal),
 )
 _FIGURE_COLUMNS = ("account_code", "amount", "is_overhead_recharge")
 
@@ -190,9 +190,9 @@ def _read_lines(run_dir: Path, record: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _ledger_schema() -> Any:
-    from stls_warehouse.intake.stage import _arrow_schemas
+    from stls_warehouse.intake.stage import arrow_schema
 
-    return _arrow_schemas()["ledger"]
+    return arrow_schema(LEDGER)
 
 
 def _payroll_codes() -> list[str]:
@@ -474,10 +474,10 @@ def _control_sheet(record: dict[str, Any], raw_root: Path | None) -> ControlShee
     """The Control sheet's figures, read again from the stored file (XLSX only)."""
     if raw_root is None or not record["file"].lower().endswith(".xlsx"):
         return ControlSheet()
+    from stls_warehouse.intake.contract import CONTROL_SHEET
     from stls_warehouse.intake.problems import CellValueError, Code
     from stls_warehouse.intake.raw_zone import RawZone
     from stls_warehouse.intake.reader import open_xlsx
-    from stls_warehouse.intake.schema import CONTROL_SHEET
     from stls_warehouse.intake.values import parse_money, parse_whole_number
 
     source = RawZone(raw_root).object_path(record["sha256"])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from stls_warehouse.intake.schema import KPI, LEDGER
+from stls_warehouse.intake.contract import KPI, LEDGER
 
 
 @dataclass(frozen=True)

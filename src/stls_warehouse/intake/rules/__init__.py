@@ -1,0 +1,1 @@
+"""The returns contract's rules, one module per part of a return."""
