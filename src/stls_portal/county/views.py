@@ -408,6 +408,30 @@ class RemindView(CountyMixin, View):
         )
 
 
+# --- data quality --------------------------------------------------------------------------
+
+
+class QualityView(CountyMixin, View):
+    """The published check results and every warning with its explanation (one release)."""
+
+    PAGE = 200
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        from django.core.paginator import Paginator
+
+        from stls_portal.county import quality
+
+        release = Release.current(settings.HOME)
+        found = quality.read(release, **{name: request.GET.get(name, "") for name in quality.FILTERS})
+        page = Paginator(found.results, self.PAGE).get_page(request.GET.get("page"))
+        query = "&".join(f"{k}={v}" for k, v in found.chosen.items() if v)
+        return render(
+            request,
+            "county/quality.html",
+            {"release": release, "quality": found, "page": page, "query": query},
+        )
+
+
 # --- runs, releases and reports ------------------------------------------------------------
 
 
