@@ -44,5 +44,6 @@ urlpatterns += [
 urlpatterns += [
     path("runs/", views.RunsView.as_view(), name="county_runs"),
     path("reports/", views.ReportsView.as_view(), name="county_reports"),
+    path("reports/annual-review/", views.AnnualReviewRequestView.as_view(), name="county_annual_request"),
     path("reports/<str:kind>/<str:name>", views.ReportFileView.as_view(), name="county_report"),
 ]

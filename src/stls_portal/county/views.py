@@ -451,10 +451,34 @@ class RunsView(CountyMixin, View):
 
 
 class ReportsView(CountyMixin, View):
-    def get(self, request: HttpRequest) -> HttpResponse:
-        from stls_portal.county import operations
+    def get(self, request: HttpRequest, **extra: Any) -> HttpResponse:
+        from stls_portal.county import annual_review, operations
 
-        return render(request, "county/reports.html", {"kinds": operations.reports(settings.HOME)})
+        return render(
+            request,
+            "county/reports.html",
+            {
+                "kinds": operations.reports(settings.HOME),
+                "annual_years": annual_review.years(Paths(settings.HOME)),
+                "may_act": waivers.may_act(self.portal_user),
+                **extra,
+            },
+            status=400 if "refusal" in extra else 200,
+        )
+
+
+class AnnualReviewRequestView(ReportsView):
+    """County finance asks for a complete year's annual review (produced in the background)."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        from stls_portal.county import annual_review
+
+        year = request.POST.get("year", "")
+        try:
+            annual_review.request(request, self.portal_user, year)
+        except services.Refused as refused:
+            return self.get(request, refusal=str(refused), refused_year=year)
+        return HttpResponseRedirect(f"{reverse('county_reports')}?requested={year}#annual-review")
 
 
 class ReportFileView(CountyMixin, View):
