@@ -132,6 +132,12 @@ def test_a_job_whose_process_is_gone_reads_as_failed(portal_home):
     )
     job = annual_review.read_job(home, "2021-22")
     assert job is not None and job.state == "failed" and "stopped" in (job.error or "")
+    # asked for ten minutes ago, and the process never said it started
+    asked = datetime.now(UTC) - annual_review.NOT_STARTED_AFTER * 2
+    annual_review._write_job(home, annual_review.Job("2021-22", "producing", "finance", asked))
+    assert annual_review.read_job(home, "2021-22").state == "failed"  # type: ignore[union-attr]
+    annual_review._write_job(home, annual_review.Job("2021-22", "producing", "finance", datetime.now(UTC)))
+    assert annual_review.read_job(home, "2021-22").producing  # type: ignore[union-attr]
 
 
 @pytest.mark.integration

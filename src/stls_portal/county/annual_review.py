@@ -30,6 +30,7 @@ from stls_warehouse.files import write_atomically
 PRODUCING, DONE, FAILED = "producing", "done", "failed"
 # A job still "producing" after this long, or whose process is gone, has stopped.
 STALLED_AFTER = timedelta(hours=1)
+NOT_STARTED_AFTER = timedelta(minutes=5)
 _children: list[subprocess.Popen[bytes]] = []  # reaped as pages are read
 
 
@@ -87,8 +88,8 @@ def _stopped(job: Job) -> bool:
             _children.remove(child)
     if datetime.now(UTC) - job.requested_at > STALLED_AFTER:
         return True
-    if job.pid is None:
-        return False
+    if job.pid is None:  # asked for, the process has not said it started
+        return datetime.now(UTC) - job.requested_at > NOT_STARTED_AFTER
     try:
         os.kill(job.pid, 0)
     except ProcessLookupError:
@@ -105,7 +106,15 @@ def produce(home: Paths, year: str) -> Job:
     """Write the review and record the outcome in the job file (the background process)."""
     from stls_warehouse.reports.annual import write_annual_report
 
-    job = read_job(home, year) or Job(year, PRODUCING, "", datetime.now(UTC))
+    asked = read_job(home, year)
+    job = Job(
+        year,
+        PRODUCING,
+        asked.requested_by if asked else "",
+        asked.requested_at if asked else datetime.now(UTC),
+        pid=os.getpid(),
+    )
+    _write_job(home, job)  # the page now follows this process
     try:
         result = write_annual_report(home, year)
     except Exception as exc:  # recorded for the page; the process exits non-zero
@@ -199,21 +208,25 @@ def request(http_request: Any, user: Any, year: str) -> Job:
         raise Refused(
             f"The annual review for {year} is being produced already: refresh this page in a minute."
         )
+    # written before the process starts, which then adds its pid and its outcome: the page
+    # never writes the file after the process might have
     job = Job(year, PRODUCING, user.get_username(), datetime.now(UTC))
     _write_job(home, job)
     folder = jobs_folder(home)
-    with (folder / f"{year}.log").open("ab") as log:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "stls_portal.county.annual_review", str(home.home), year],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "STLS_HOME": str(home.home)},
-            start_new_session=True,
-        )
+    try:
+        with (folder / f"{year}.log").open("ab") as log:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "stls_portal.county.annual_review", str(home.home), year],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "STLS_HOME": str(home.home)},
+                start_new_session=True,
+            )
+    except OSError as exc:
+        _write_job(home, Job(**{**job.__dict__, "state": FAILED, "error": f"could not start: {exc}"}))
+        raise Refused(f"The annual review for {year} could not be started: {exc}.") from exc
     _children.append(child)
-    job = Job(**{**job.__dict__, "pid": child.pid})
-    _write_job(home, job)
     audit.record(
         http_request,
         "annual_review_requested",
