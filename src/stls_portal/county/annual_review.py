@@ -157,8 +157,13 @@ def years(home: Paths) -> list[YearReview]:
     except NothingPublished:
         return []
     with release:
-        if not release.has("mart_return_status"):
-            return []
+        needed = {"financial_year", "is_expected", "is_waived", "status", "status_as_of"}
+        if (
+            not release.has("mart_return_status")
+            or not release.has("mart_service_line_budget_outturn")
+            or not needed <= set(release.columns("mart_return_status"))
+        ):
+            return []  # a release older than the completeness check: no year can be asked for
         listed = [
             str(row[0])
             for row in release.con.execute(
