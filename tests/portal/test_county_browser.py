@@ -86,7 +86,14 @@ def test_an_auditor_changes_nothing_and_finds_a_tampered_entry(portal: Portal, r
     from playwright.sync_api import expect
 
     portal.sign_in_as("auditor")
-    for path in ("/county/?year=2021-22", "/county/waivers/", "/county/audit/", "/county/figures/"):
+    for path in (
+        "/county/?year=2021-22",
+        "/county/waivers/",
+        "/county/audit/",
+        "/county/figures/",
+        "/county/quality/",
+        "/county/reports/",
+    ):
         portal.go(path)
     portal.go("/county/waivers/CAN/ledger/2021-22-P03/")
     expect(portal.page.get_by_role("button", name="Grant the waiver")).to_have_count(0)

@@ -42,3 +42,19 @@ class CountyConfig(AppConfig):
                 )
 
         post_save.connect(administered, sender=LogEntry, weak=False, dispatch_uid="stls_county_audit_admin")
+
+        from django.db import transaction
+        from django.db.models.signals import post_delete
+
+        from stls_portal.county import contacts
+        from stls_portal.models import User
+
+        def user_changed(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+            """Users, roles and SLAs are the contacts: publish them once the change commits
+            (a sign-in, which only touches last_login, changes no contact)."""
+            if raw or set(kwargs.get("update_fields") or ()) == {"last_login"}:
+                return
+            transaction.on_commit(contacts.publish_after_change)
+
+        post_save.connect(user_changed, sender=User, weak=False, dispatch_uid="stls_county_contacts_save")
+        post_delete.connect(user_changed, sender=User, weak=False, dispatch_uid="stls_county_contacts_delete")

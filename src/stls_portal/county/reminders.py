@@ -1,7 +1,8 @@
 """Chasing a school: county finance e-mails the SLA's contacts about its overdue returns.
 
 The contacts are the school's own users of this service (submitters and approvers of the SLA
-with an e-mail address): the people who send its returns. Each reminder is recorded with who
+with an e-mail address): the people who send its returns, and the people the monthly close's
+overdue e-mails reach (`county.contacts` publishes them for the pipeline). Each reminder is recorded with who
 sent it, when, to whom and about which returns, and audited.
 """
 
@@ -14,17 +15,18 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from stls_portal import audit
+from stls_portal.county import contacts as county_contacts
 from stls_portal.county import matrix
 from stls_portal.county.models import Reminder
 from stls_portal.county.waivers import may_act
-from stls_portal.models import SCHOOL_ROLES, User
+from stls_portal.models import User
 from stls_portal.services import NotAllowed, Refused, _absolute
 from stls_warehouse import reference
 
 
 def contacts(sla_code: str) -> list[str]:
-    users = User.objects.filter(is_active=True, role__in=list(SCHOOL_ROLES)).exclude(email="")
-    return sorted({u.email for u in users if sla_code in (u.sla_codes or [])})
+    """The SLA's contacts' addresses: the people the monthly close mails too (`county.contacts`)."""
+    return sorted({c.email for c in county_contacts.of(sla_code)})
 
 
 def overdue(sla_code: str, year: str, today: date) -> list[matrix.Cell]:

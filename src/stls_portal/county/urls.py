@@ -38,7 +38,12 @@ urlpatterns += [
 ]
 
 urlpatterns += [
+    path("quality/", views.QualityView.as_view(), name="county_quality"),
+]
+
+urlpatterns += [
     path("runs/", views.RunsView.as_view(), name="county_runs"),
     path("reports/", views.ReportsView.as_view(), name="county_reports"),
+    path("reports/annual-review/", views.AnnualReviewRequestView.as_view(), name="county_annual_request"),
     path("reports/<str:kind>/<str:name>", views.ReportFileView.as_view(), name="county_report"),
 ]

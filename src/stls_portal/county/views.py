@@ -418,6 +418,30 @@ class RemindView(CountyMixin, View):
         )
 
 
+# --- data quality --------------------------------------------------------------------------
+
+
+class QualityView(CountyMixin, View):
+    """The published check results and every warning with its explanation (one release)."""
+
+    PAGE = 200
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        from django.core.paginator import Paginator
+
+        from stls_portal.county import quality
+
+        release = Release.current(settings.HOME)
+        found = quality.read(release, **{name: request.GET.get(name, "") for name in quality.FILTERS})
+        page = Paginator(found.results, self.PAGE).get_page(request.GET.get("page"))
+        query = "&".join(f"{k}={v}" for k, v in found.chosen.items() if v)
+        return render(
+            request,
+            "county/quality.html",
+            {"release": release, "quality": found, "page": page, "query": query},
+        )
+
+
 # --- runs, releases and reports ------------------------------------------------------------
 
 
@@ -438,10 +462,34 @@ class RunsView(CountyMixin, View):
 
 
 class ReportsView(CountyMixin, View):
-    def get(self, request: HttpRequest) -> HttpResponse:
-        from stls_portal.county import operations
+    def get(self, request: HttpRequest, **extra: Any) -> HttpResponse:
+        from stls_portal.county import annual_review, operations
 
-        return render(request, "county/reports.html", {"kinds": operations.reports(settings.HOME)})
+        return render(
+            request,
+            "county/reports.html",
+            {
+                "kinds": operations.reports(settings.HOME),
+                "annual_years": annual_review.years(Paths(settings.HOME)),
+                "may_act": waivers.may_act(self.portal_user),
+                **extra,
+            },
+            status=400 if "refusal" in extra else 200,
+        )
+
+
+class AnnualReviewRequestView(ReportsView):
+    """County finance asks for a complete year's annual review (produced in the background)."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        from stls_portal.county import annual_review
+
+        year = request.POST.get("year", "")
+        try:
+            annual_review.request(request, self.portal_user, year)
+        except services.Refused as refused:
+            return self.get(request, refusal=str(refused), refused_year=year)
+        return HttpResponseRedirect(f"{reverse('county_reports')}?requested={year}#annual-review")
 
 
 class ReportFileView(CountyMixin, View):

@@ -1,5 +1,9 @@
 """E-mail alerts: failed tasks and overdue returns, through Airflow's SMTP connection.
 
+Overdue returns go to county finance (`STLS_ALERT_TO`, one list of every late return) and,
+when the returns service has published its contacts (`stls_warehouse.contacts`), to each
+late school's own contacts: the same people county finance's chase writes to.
+
 The connection comes from configuration (`AIRFLOW_CONN_SMTP_DEFAULT`, or the id named by
 `STLS_SMTP_CONN_ID`), the recipients from `STLS_ALERT_TO` (comma-separated) and the sender
 from `STLS_ALERT_FROM` or the connection's `from_email` extra. Without a connection the
@@ -96,3 +100,42 @@ def overdue_alert(label: str, overdue: Sequence[Mapping[str, Any]]) -> bool:
         f"{rows}</table>"
     )
     return send_email(subject, body)
+
+
+def overdue_school_alerts(
+    label: str, overdue: Sequence[Mapping[str, Any]], contacts: Mapping[str, Sequence[Any]]
+) -> dict[str, list[str]]:
+    """One e-mail per SLA with overdue returns, to that SLA's contacts (`Contact`s); returns
+    SLA -> the addresses mailed. An SLA with nobody to write to is named in the log."""
+    from stls_warehouse import reference
+
+    register = reference.slas()
+    by_sla: dict[str, list[Mapping[str, Any]]] = {}
+    for row in overdue:
+        by_sla.setdefault(str(row.get("sla_code", "")), []).append(row)
+    mailed: dict[str, list[str]] = {}
+    for sla_code, rows in sorted(by_sla.items()):
+        to = sorted({c.email for c in contacts.get(sla_code, ())})
+        if not to:
+            log.warning("%s: no contact in the returns service's contacts file; not mailed", sla_code)
+            continue
+        sla = register.get(sla_code)
+        name = sla.sla_name if sla else sla_code
+        items = "".join(
+            f"<li>{'Ledger' if r.get('return_type') == 'ledger' else 'KPI'} return "
+            f"{html.escape(str(r.get('period_key', '')))}, due {html.escape(str(r.get('due_date', '')))}</li>"
+            for r in rows
+        )
+        subject = (
+            f"[STLS returns] {name}: {len(rows)} overdue return{'s' if len(rows) != 1 else ''} "
+            f"at the {label} close"
+        )
+        body = (
+            f"<p>Dear colleague,</p><p>These returns of {html.escape(name)} ({html.escape(sla_code)}) "
+            f"had not reached us by the {html.escape(label)} close and are past their due date:</p>"
+            f"<ul>{items}</ul><p>Please send them through the returns service. If a return will not "
+            "come, reply to tell us why.</p><p>STLS finance, Kent County Council</p>"
+        )
+        if send_email(subject, body, to=to):
+            mailed[sla_code] = to
+    return mailed

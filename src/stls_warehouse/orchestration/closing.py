@@ -6,10 +6,13 @@ and the published tables; each is idempotent, so re-running a close changes noth
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from stls_warehouse.config import paths
 from stls_warehouse.orchestration.calendar import annual_review_as_of, close_for_month
+
+log = logging.getLogger(__name__)
 
 
 def build_as_of(day: str) -> dict[str, Any]:
@@ -28,10 +31,34 @@ def close_completeness(close: dict[str, Any]) -> dict[str, Any]:
 
 
 def alert_late_returns(completeness: dict[str, Any]) -> dict[str, Any]:
-    from stls_warehouse.orchestration.alerts import overdue_alert
+    """County finance's list of every late return (`STLS_ALERT_TO`), and each late school's
+    own e-mail to the contacts the returns service publishes; without that file, the list
+    alone, as the log says."""
+    from stls_warehouse.contacts import ContactsFileInvalid, contacts_file, read_contacts
+    from stls_warehouse.orchestration.alerts import overdue_alert, overdue_school_alerts
 
-    sent = overdue_alert(completeness["label"], completeness["late"])
-    return {"late": len(completeness["late"]), "alert_sent": sent}
+    label, late = completeness["label"], completeness["late"]
+    sent = overdue_alert(label, late)
+    home = paths()
+    try:
+        contacts = read_contacts(home)
+    except ContactsFileInvalid as bad:
+        log.error("schools not mailed: %s", bad)
+        contacts = None
+    else:
+        if contacts is None:
+            log.warning(
+                "schools not mailed: the returns service has not published %s; the overdue "
+                "returns went to STLS_ALERT_TO only",
+                contacts_file(home),
+            )
+    mailed = overdue_school_alerts(label, late, contacts) if contacts is not None and late else {}
+    return {
+        "late": len(late),
+        "alert_sent": sent,
+        "schools_mailed": sorted(mailed),
+        "contacts_file": contacts is not None,
+    }
 
 
 def warehouse_gates(run_id: str | None) -> dict[str, Any]:
