@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.http import HttpRequest
@@ -104,8 +105,11 @@ class PortalUserAdmin(UserAdmin):  # type: ignore[type-arg]
     def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
         """One LogEntry saved per user (Django bulk-creates them for several, which sends no
         signal): each deletion reaches the audit log."""
-        logged = super().log_deletions
-        return [entry for obj in queryset for entry in logged(request, [obj])]
+        entries: list[LogEntry] = []
+        for obj in queryset:
+            logged = super().log_deletions(request, self.model.objects.filter(pk=obj.pk))
+            entries.extend(logged if isinstance(logged, list) else [logged])
+        return entries
 
 
 class ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
