@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from stls_warehouse.config import DBT_PROJECT_DIR, Paths
+from stls_warehouse.files import atomic_path, write_text_atomically
 
 BUILD_FULL = ("build", "--fail-fast")
 # Python packages whose version changes what a build produces.
@@ -367,8 +368,8 @@ def _record(paths: Paths, plan: BuildPlan) -> None:
     state = state_dir(paths)
     state.mkdir(parents=True, exist_ok=True)
     manifest = target_dir(paths) / "manifest.json"
-    shutil.copyfile(manifest, state / "manifest.json.tmp")
-    os.replace(state / "manifest.json.tmp", state / "manifest.json")
+    with atomic_path(state / "manifest.json") as tmp:
+        shutil.copyfile(manifest, tmp)
     sources = plan.inputs.get("sources")
     if sources is None:  # a full build on a first run: fingerprint what it read
         _, sources = warehouse_state(paths.warehouse, _read_json(state / "manifest.json") or {})
@@ -378,8 +379,7 @@ def _record(paths: Paths, plan: BuildPlan) -> None:
         "mode": plan.mode,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    (state / "last_build.json.tmp").write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(state / "last_build.json.tmp", state / "last_build.json")
+    write_text_atomically(state / "last_build.json", json.dumps(record, indent=1, sort_keys=True))
     _record_results(paths, full=plan.mode == "full")
 
 
@@ -401,9 +401,7 @@ def _record_results(paths: Paths, *, full: bool) -> None:
         ran = {r["unique_id"] for r in latest.get("results", [])}
         earlier = [r for r in kept.get("results", []) if r["unique_id"] not in ran]
         latest["results"] = sorted(earlier + latest["results"], key=lambda r: r["unique_id"])
-    tmp = results_path(paths).with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(latest, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, results_path(paths))
+    write_text_atomically(results_path(paths), json.dumps(latest, indent=1, sort_keys=True))
 
 
 def build(paths: Paths, *, project_dir: Path = DBT_PROJECT_DIR, full: bool = False) -> BuildPlan:

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from stls_warehouse.files import atomic_directory
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +71,14 @@ def write_missing(con: Any, raw_root: Path) -> int:
 def _write_batch(con: Any, raw_root: Path, received_at: datetime) -> None:
     from stls_warehouse.publish.exports import sql_string
 
-    root = record_root(raw_root)
-    name = batch_name(received_at)
-    staging = root / f".{name}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True, mode=0o750)
-    for table, where in _BATCH_ROWS.items():
-        target = sql_string(str(staging / f"{table}.parquet"))
-        con.execute(
-            f"copy (select * from raw.{table} where {where}) to {target} (format parquet)", [received_at]
-        )
-    for path in staging.iterdir():
-        path.chmod(0o440)
-    os.rename(staging, root / name)
+    with atomic_directory(record_root(raw_root) / batch_name(received_at)) as staging:
+        for table, where in _BATCH_ROWS.items():
+            target = sql_string(str(staging / f"{table}.parquet"))
+            con.execute(
+                f"copy (select * from raw.{table} where {where}) to {target} (format parquet)", [received_at]
+            )
+        for path in staging.iterdir():
+            path.chmod(0o440)
 
 
 @dataclass

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from stls_warehouse import reference
 from stls_warehouse.config import Paths, paths
+from stls_warehouse.files import write_text_atomically
 
 MAX_FANOUT = 64  # above this many new files, fan out per SLA instead of per file
 
@@ -131,7 +131,4 @@ def _write_note(home: Paths, note: dict[str, Any]) -> None:
     target = Path(note["path"])
     target.parent.mkdir(parents=True, exist_ok=True)
     for suffix, text in ((".json", json.dumps(note, indent=1)), (".txt", _message(note))):
-        final = target.with_suffix(suffix)
-        tmp = final.with_name(f".{final.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, final)
+        write_text_atomically(target.with_suffix(suffix), text)

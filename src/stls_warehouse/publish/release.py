@@ -44,7 +44,7 @@ from typing import Any
 
 from stls_warehouse.catalog import docs_fingerprint, table_doc
 from stls_warehouse.config import REPO_ROOT, Paths
-from stls_warehouse.files import write_atomically
+from stls_warehouse.files import replace_symlink, write_atomically
 from stls_warehouse.publish import exports
 from stls_warehouse.publish.audit import (
     CHECKSUM_RULE,
@@ -688,11 +688,7 @@ def _swap_link(link: Path, target: Path) -> None:
             shutil.rmtree(link)  # a plain folder left by an older layout
         else:
             link.unlink()
-    tmp = link.with_name(f".{link.name}.swap")
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    tmp.symlink_to(target)
-    os.replace(tmp, link)
+    replace_symlink(link, target)
 
 
 def _format_of(manifest: Path) -> int | None:
