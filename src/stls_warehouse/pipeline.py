@@ -15,6 +15,7 @@ from typing import Any
 
 from stls_warehouse.config import Paths, paths
 from stls_warehouse.progress import reported
+from stls_warehouse.run_ids import new_run_id
 
 
 def _run_dir(home: Paths, run_id: str) -> Path:
@@ -94,7 +95,7 @@ def rebuild(*, build: bool = True) -> dict[str, Any]:
         "unrecorded_receipts": unrecorded_receipts(home.raw),
     }
     # The returns service's decisions are their own record (one file each): loaded again.
-    result["decisions"] = load_decisions(datetime.now(UTC).strftime("rebuild__%Y%m%dT%H%M%S"))
+    result["decisions"] = load_decisions(new_run_id("rebuild"))
     if build:
         result |= build_warehouse(full=True)
     return result
@@ -202,7 +203,7 @@ def gate_warehouse(run_id: str | None = None) -> dict[str, Any]:
     so publication never runs; the reason is in the raised error and the run's report."""
     from stls_warehouse.quality.warehouse_gates import gate_warehouse as run_gate
 
-    run_id = run_id or datetime.now(UTC).strftime("manual__%Y%m%dT%H%M%S")
+    run_id = run_id or new_run_id("manual")
     return run_gate(paths().ensure(), run_id).as_dict()
 
 
@@ -254,7 +255,7 @@ def write_monthly_report(period: str | None = None) -> dict[str, Any]:
 
 def run_locally(run_id: str | None = None) -> dict[str, Any]:
     """Every stage in this process, in order, without Airflow (tests and debugging)."""
-    run_id = run_id or datetime.now(UTC).strftime("local__%Y%m%dT%H%M%S%f")
+    run_id = run_id or new_run_id("local", microseconds=True)
     intake = [intake_batch(b["sla_code"], b["files"], run_id) for b in route_landing() if b["files"]]
     gate = gate_returns(run_id)
     load = load_returns(run_id)

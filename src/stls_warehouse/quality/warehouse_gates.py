@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 from stls_warehouse.config import Paths
 from stls_warehouse.quality.gx_runner import CheckResult, GxSession
 from stls_warehouse.quality.results import CheckRow, ensure_tables, now, rebuild_mart, rows_for_tables
+from stls_warehouse.run_ids import safe_run_id
 
 STAGE = "warehouse_gate"
 
@@ -162,10 +162,6 @@ def release_loss_row(home: Paths, con: Any, *, run_id: str, checked_at: Any) -> 
         observed=observed if failed else None,
         expected="no accepted return or current ledger line lost",
     )
-
-
-def safe_run_id(run_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
 
 
 def gate_warehouse(home: Paths, run_id: str) -> WarehouseGateOutcome:

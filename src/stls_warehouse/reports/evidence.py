@@ -365,7 +365,7 @@ def _add_sources(pack: _Members, home: Paths, accepted: list[tuple[str, str]]) -
 
 def _add_data_docs(pack: _Members, home: Paths, runs: list[str]) -> None:
     from stls_warehouse.quality.data_docs import root_index_html
-    from stls_warehouse.quality.warehouse_gates import safe_run_id
+    from stls_warehouse.run_ids import safe_run_id
 
     docs = home.reports / "data_docs"
     found = False
