@@ -262,7 +262,7 @@ def send_receipt(upload: Upload) -> None:
         f"Lines: {upload.line_count}." if upload.accepted else f"Problems to fix: {len(errors)}.",
         f"Reference: {upload.id} (SHA-256 {upload.sha256}).",
         "",
-        f"See the verdict: {_absolute(reverse('upload', args=[upload.sla_code, upload.id]))}",
+        f"See the verdict: {absolute_url(reverse('upload', args=[upload.sla_code, upload.id]))}",
     ]
     try:
         send_mail(
@@ -278,7 +278,7 @@ def send_receipt(upload: Upload) -> None:
     upload.save(update_fields=["receipt_sent_at"])
 
 
-def _absolute(path: str) -> str:
+def absolute_url(path: str) -> str:
     import os
 
     base = os.environ.get("STLS_PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -303,7 +303,7 @@ def notify_published(home: Path | None = None) -> list[Upload]:
                 f"[STLS returns] {upload.file_name} is published",
                 f"{upload.file_name} ({upload.sla_code} {upload.return_type} {upload.period_key}) is in the "
                 f"published release {release.release_id}.\n\n"
-                f"See the return: {_absolute(reverse('return', args=[upload.sla_code, upload.return_type, upload.period_key]))}",
+                f"See the return: {absolute_url(reverse('return', args=[upload.sla_code, upload.return_type, upload.period_key]))}",
                 None,
                 [upload.uploaded_by.email],
             )

@@ -24,7 +24,8 @@ from stls_warehouse.intake.validate import ValidationResult, validate_return
 log = logging.getLogger(__name__)
 
 
-def _arrow_schemas() -> dict[str, Any]:
+def arrow_schemas() -> dict[str, Any]:
+    """The Parquet schema of staged lines per return type, also the gates' frame schema."""
     import pyarrow as pa
 
     money = pa.decimal128(18, 2)
@@ -92,7 +93,7 @@ def write_lines(result: ValidationResult, target: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = _arrow_schemas()[result.return_type or ""]
+    schema = arrow_schemas()[result.return_type or ""]
     records: Sequence[Any] = result.ledger_lines if result.return_type == "ledger" else result.kpi_rows
     # Column by column: dataclasses.asdict per record copies deeply and costs more than the write.
     table = pa.Table.from_pydict(

@@ -190,9 +190,9 @@ def _read_lines(run_dir: Path, record: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _ledger_schema() -> Any:
-    from stls_warehouse.intake.stage import _arrow_schemas
+    from stls_warehouse.intake.stage import arrow_schemas
 
-    return _arrow_schemas()["ledger"]
+    return arrow_schemas()["ledger"]
 
 
 def _payroll_codes() -> list[str]:
