@@ -26,7 +26,7 @@ from stls_portal import audit
 from stls_portal.models import DecisionRecord, Role, Upload, UploadStatus, User
 from stls_portal.published import Release
 from stls_warehouse import decisions, reference
-from stls_warehouse.config import Paths
+from stls_warehouse.config import Paths, Settings
 from stls_warehouse.intake import changes, feedback, landing, naming
 from stls_warehouse.intake.raw_zone import RawZone
 from stls_warehouse.intake.stage import outcome_record
@@ -54,9 +54,7 @@ def home_paths() -> Paths:
 
 
 def as_of() -> date:
-    import os
-
-    text = os.environ.get("STLS_AS_OF_DATE")
+    text = Settings.from_env().as_of_date
     return date.fromisoformat(text) if text else timezone.localdate()
 
 
@@ -279,10 +277,7 @@ def send_receipt(upload: Upload) -> None:
 
 
 def absolute_url(path: str) -> str:
-    import os
-
-    base = os.environ.get("STLS_PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
-    return f"{base}{path}"
+    return f"{Settings.from_env().portal_base_url}{path}"
 
 
 def notify_published(home: Path | None = None) -> list[Upload]:

@@ -16,13 +16,12 @@ was built with, the run being written and `latest.html`. A setting of 0 keeps ev
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from stls_warehouse.config import Paths
+from stls_warehouse.config import Paths, settings
 
 DEFAULTS = {
     "STLS_KEEP_DATA_DOCS_RUNS": 14,
@@ -37,7 +36,7 @@ class BadRetentionSetting(ValueError):
 
 
 def setting(name: str) -> int:
-    raw = os.environ.get(name)
+    raw = settings().get(name)
     if raw is None or raw.strip() == "":
         return DEFAULTS[name]
     try:

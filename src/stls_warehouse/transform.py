@@ -50,7 +50,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from stls_warehouse.config import DBT_PROJECT_DIR, Paths
+from stls_warehouse.config import DBT_PROJECT_DIR, Paths, settings
 from stls_warehouse.files import atomic_path, write_text_atomically
 
 BUILD_FULL = ("build", "--fail-fast")
@@ -159,7 +159,7 @@ def as_of_date() -> str:
     """The status date dbt will judge at (macros/as_of_date.sql): STLS_AS_OF_DATE, else today.
     Today in both the local and the UTC calendar, so a build near midnight is never skipped
     on a date DuckDB's current_date may not share."""
-    fixed = os.environ.get("STLS_AS_OF_DATE", "").strip()
+    fixed = settings().as_of_date
     if fixed:
         return fixed
     return f"today {date.today().isoformat()} / {datetime.now(UTC).date().isoformat()} UTC"
@@ -172,7 +172,7 @@ def build_context(paths: Paths, project_dir: Path = DBT_PROJECT_DIR) -> dict[str
         "project_dir": str(project_dir.resolve()),
         "project_files": project_files(project_dir),
         "packages": package_versions(),
-        "target": os.environ.get("STLS_DBT_TARGET") or "duckdb",
+        "target": settings().dbt_target,
         "warehouse": str(paths.warehouse.resolve()),
     }
 

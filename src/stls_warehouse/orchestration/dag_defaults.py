@@ -9,10 +9,10 @@ lock, a server) fails and alerts instead of holding the writer pool for ever.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
 
+from stls_warehouse.config import settings
 from stls_warehouse.orchestration.alerts import task_failure_alert
 
 OWNER = "stls-data-engineering"
@@ -26,10 +26,11 @@ RETURNS_LOADED_URI = "stls://warehouse/returns"  # returns or decisions loaded: 
 
 
 def default_args() -> dict[str, Any]:
+    env = settings()
     return {
         "owner": OWNER,
-        "retries": int(os.environ.get("STLS_TASK_RETRIES", "2")),
-        "retry_delay": timedelta(seconds=int(os.environ.get("STLS_RETRY_DELAY_SECONDS", "120"))),
-        "execution_timeout": timedelta(seconds=int(os.environ.get("STLS_TASK_TIMEOUT_SECONDS", "3600"))),
+        "retries": env.task_retries,
+        "retry_delay": timedelta(seconds=env.retry_delay_seconds),
+        "execution_timeout": timedelta(seconds=env.task_timeout_seconds),
         "on_failure_callback": task_failure_alert,
     }

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from stls_warehouse.catalog import docs_fingerprint, table_doc
-from stls_warehouse.config import REPO_ROOT, Paths
+from stls_warehouse.config import REPO_ROOT, Paths, settings
 from stls_warehouse.files import replace_symlink, write_atomically
 from stls_warehouse.publish import exports
 from stls_warehouse.publish.audit import (
@@ -169,7 +169,7 @@ def current_manifest(paths: Paths) -> dict[str, Any] | None:
 
 
 def postgres_url() -> str | None:
-    return os.environ.get("STLS_POSTGRES_URL") or None
+    return settings().postgres_url
 
 
 def publish(paths: Paths) -> dict[str, Any]:
@@ -601,8 +601,7 @@ def _publish_to_targets(
         return
     from stls_warehouse.publish import postgres
 
-    attempts = max(1, int(os.environ.get("STLS_POSTGRES_ATTEMPTS", "3")))
-    pause = float(os.environ.get("STLS_POSTGRES_RETRY_SECONDS", "30"))
+    attempts, pause = settings().postgres_attempts, settings().postgres_retry_seconds
     error: Exception | None = None
     for attempt in range(1, attempts + 1):
         try:

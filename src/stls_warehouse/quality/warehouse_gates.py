@@ -19,13 +19,12 @@ stage never runs and every published file stays as it was.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stls_warehouse.config import Paths
+from stls_warehouse.config import Paths, settings
 from stls_warehouse.quality.gx_runner import CheckResult, GxSession
 from stls_warehouse.quality.results import CheckRow, ensure_tables, now, rebuild_mart, rows_for_tables
 from stls_warehouse.run_ids import safe_run_id
@@ -128,7 +127,7 @@ def release_loss_row(home: Paths, con: Any, *, run_id: str, checked_at: Any) -> 
             lost_lines = sum(
                 max(0, count - now_.get(sha, 0)) for sha, count in before.items() if sha not in superseded
             )
-    allowed = os.environ.get(ALLOW_LOSS, "").lower() in ("1", "yes", "true")
+    allowed = settings().allow_release_loss
     failed = bool(lost_returns or lost_lines)
     observed = (
         f"{len(lost_returns)} accepted return(s) and {lost_lines} ledger line(s) of release "

@@ -38,7 +38,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import tempfile
 import zipfile
 from collections.abc import Iterable
@@ -47,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from stls_warehouse import airflow_local, reference, transform
-from stls_warehouse.config import REPO_ROOT, Paths
+from stls_warehouse.config import REPO_ROOT, Paths, settings
 from stls_warehouse.files import write_atomically
 from stls_warehouse.quality.completeness import require_year_complete, year_completeness
 from stls_warehouse.reports.source import PublishedRelease
@@ -77,7 +76,7 @@ VOLATILE: dict[str, str] = {
 
 def max_source_bytes() -> int:
     """Above this size a source file is listed by hash, not copied (STLS_EVIDENCE_MAX_SOURCE_MB)."""
-    return int(Decimal(os.environ.get("STLS_EVIDENCE_MAX_SOURCE_MB") or DEFAULT_MAX_SOURCE_MB) * 1024 * 1024)
+    return int((settings().evidence_max_source_mb or Decimal(DEFAULT_MAX_SOURCE_MB)) * 1024 * 1024)
 
 
 def portal_audit_log(home: Paths, financial_year: str) -> Path:
