@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from stls_warehouse.config import DBT_PROJECT_DIR
+from stls_warehouse.errors import StlsError
 
 PYTHON_TABLES_YAML = Path(__file__).parent / "publish" / "published_tables.yml"
 
@@ -61,7 +62,7 @@ _WORDS = {
 }
 
 
-class CatalogError(ValueError):
+class CatalogError(StlsError, ValueError):
     """The marts' documentation cannot be read (a YAML file or a docs block is broken)."""
 
 

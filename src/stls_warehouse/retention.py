@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from stls_warehouse.config import Paths, settings
+from stls_warehouse.errors import StlsError
 
 DEFAULTS = {
     "STLS_KEEP_DATA_DOCS_RUNS": 14,
@@ -31,7 +32,7 @@ DEFAULTS = {
 }
 
 
-class BadRetentionSetting(ValueError):
+class BadRetentionSetting(StlsError, ValueError):
     """A retention setting that is not a whole number of 0 or more."""
 
 

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from stls_warehouse.config import DBT_PROJECT_DIR, Paths, settings
+from stls_warehouse.errors import StlsError
 from stls_warehouse.files import atomic_path, write_text_atomically
 
 BUILD_FULL = ("build", "--fail-fast")
@@ -63,8 +64,11 @@ _RECORD_VERSION = 1
 Mode = Literal["full", "targeted", "skip"]
 
 
-class DbtFailed(RuntimeError):
+class DbtFailed(StlsError, RuntimeError):
     """dbt exited non-zero: a model failed to build or a data test failed."""
+
+    refusal = True
+    run_note = "nothing was published by this run"
 
 
 @dataclass(frozen=True)

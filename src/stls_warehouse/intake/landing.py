@@ -32,6 +32,7 @@ from pathlib import Path
 
 from stls_warehouse import reference
 from stls_warehouse.config import settings
+from stls_warehouse.errors import StlsError
 from stls_warehouse.files import write_atomically
 from stls_warehouse.text import safe_text
 
@@ -64,7 +65,7 @@ class LandedFile:
         return self.path.name
 
 
-class NotLanded(Exception):
+class NotLanded(StlsError):
     """A landed path that is not read: refused (not a regular file in the landing zone) or
     still arriving (changed within the settle time); `refused` says which."""
 

@@ -26,6 +26,7 @@ import subprocess
 import sys
 
 from stls_warehouse.config import settings
+from stls_warehouse.errors import StlsError
 from stls_warehouse.intake import naming
 from stls_warehouse.intake.problems import Code, Problem
 from stls_warehouse.intake.reader import (
@@ -67,8 +68,10 @@ def needs_child(name: str, data: bytes) -> bool:
     return False
 
 
-class InternalCheckError(RuntimeError):
+class InternalCheckError(StlsError, RuntimeError):
     """Checking a file failed for a reason that is ours, not the file's; it was not judged."""
+
+    run_note = "nothing was published by this run; the data team must fix this"
 
 
 def check_here(name: str, data: bytes) -> ValidationResult:

@@ -44,6 +44,7 @@ from typing import Any
 
 from stls_warehouse.catalog import docs_fingerprint, table_doc
 from stls_warehouse.config import REPO_ROOT, Paths, settings
+from stls_warehouse.errors import StlsError
 from stls_warehouse.files import replace_symlink, write_atomically
 from stls_warehouse.publish import exports
 from stls_warehouse.publish.audit import (
@@ -124,7 +125,7 @@ QUALITY_WORKBOOK = "stls_data_quality.xlsx"
 QUALITY_WORKBOOK_TABLES = ("mart_data_quality_results",)
 
 
-class NothingToRollBack(RuntimeError):
+class NothingToRollBack(StlsError, RuntimeError):
     """There is no earlier complete release to restore."""
 
 

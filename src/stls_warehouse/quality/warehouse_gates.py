@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from stls_warehouse.config import Paths, settings
+from stls_warehouse.errors import StlsError
 from stls_warehouse.quality.gx_runner import CheckResult, GxSession
 from stls_warehouse.quality.results import CheckRow, ensure_tables, now, rebuild_mart, rows_for_tables
 from stls_warehouse.run_ids import safe_run_id
@@ -32,8 +33,11 @@ from stls_warehouse.run_ids import safe_run_id
 STAGE = "warehouse_gate"
 
 
-class GateFailed(RuntimeError):
+class GateFailed(StlsError, RuntimeError):
     """A blocking warehouse check failed: nothing may be published from this warehouse."""
+
+    refusal = True
+    run_note = "nothing was published by this run"
 
     def __init__(self, reasons: list[str], report: Path | None) -> None:
         self.reasons = reasons

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from stls_warehouse.config import Paths
+from stls_warehouse.errors import StlsError
 from stls_warehouse.files import write_text_atomically
 from stls_warehouse.periods import LedgerPeriod, financial_year_of, parse_financial_year
 from stls_warehouse.reference import high_needs_condition, service_line_names, sla_label, slas
@@ -52,8 +53,10 @@ FORECAST_COLUMNS = (
 )
 
 
-class BadPeriod(ValueError):
+class BadPeriod(StlsError, ValueError):
     """The period asked for is not a ledger period (2021-22-P07) or a month (2021-10)."""
+
+    exit_code = 2
 
 
 def parse_period(text: str | int, financial_year: str | None = None) -> LedgerPeriod:

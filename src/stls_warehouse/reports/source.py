@@ -12,9 +12,10 @@ from types import TracebackType
 from typing import Any
 
 from stls_warehouse.config import Paths
+from stls_warehouse.errors import StlsError
 
 
-class NothingPublished(RuntimeError):
+class NothingPublished(StlsError, RuntimeError):
     """No release has been published yet."""
 
 
