@@ -13,9 +13,26 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from stls_warehouse.errors import StlsError
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+
+#: The generator's list of the returns it wrote, in STLS_HOME: reports built from them say so.
+SYNTHETIC_MARKER = "synthetic_returns.sha256"
+
+#: How much history the runs keep (retention.py says what each covers); 0 keeps everything.
+RETENTION_DEFAULTS = {
+    "STLS_KEEP_DATA_DOCS_RUNS": 14,
+    "STLS_KEEP_RELEASES": 5,
+    "STLS_KEEP_RUN_LOGS": 30,
+    "STLS_DBT_LOG_MAX_MB": 10,
+}
+
+
+class BadRetentionSetting(StlsError, ValueError):
+    """A retention setting that is not a whole number of 0 or more."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +126,26 @@ class Settings:
         if not name.startswith("STLS_"):
             raise KeyError(f"{name} is not an STLS_* setting")
         return self.environ.get(name, default)
+
+    def retention(self, name: str) -> int:
+        """A retention setting of `RETENTION_DEFAULTS`: a whole number of 0 or more."""
+        raw = self.environ.get(name)
+        if raw is None or raw.strip() == "":
+            return RETENTION_DEFAULTS[name]
+        try:
+            value = int(raw)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise BadRetentionSetting(
+                f"{name}={raw!r}: expected a whole number of 0 or more (0 keeps everything)"
+            )
+        return value
+
+    @property
+    def dbt_log_max_bytes(self) -> int:
+        """STLS_DBT_LOG_MAX_MB: dbt.log rotates at this size, 5 older files kept (10)."""
+        return self.retention("STLS_DBT_LOG_MAX_MB") * 1024 * 1024
 
     def _text(self, name: str, default: str = "") -> str:
         return self.environ.get(name, default)

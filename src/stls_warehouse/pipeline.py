@@ -218,7 +218,6 @@ def publish_release() -> dict[str, Any]:
         publication_status,
         publish,
     )
-    from stls_warehouse.retention import apply_retention
 
     home = paths().ensure()
     before = (current_manifest(home) or {}).get("release_id")
@@ -272,4 +271,17 @@ def run_locally(run_id: str | None = None) -> dict[str, Any]:
         "checked": checked,
         "release": release,
         "monthly_report": report,
+    }
+
+
+def apply_retention(home: Paths, *, current_run: str | None = None) -> dict[str, Any]:
+    """Every setting at once (a publishing run calls this); what was removed."""
+    from stls_warehouse.quality.data_docs import prune_data_docs
+    from stls_warehouse.retention import prune_releases, prune_run_logs
+    from stls_warehouse.run_logs import run_log_dir
+
+    return {
+        "releases_removed": prune_releases(home),
+        "data_docs_removed": prune_data_docs(home, current=current_run),
+        "run_logs_removed": prune_run_logs(run_log_dir(home)),
     }

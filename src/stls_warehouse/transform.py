@@ -90,9 +90,9 @@ def dbt_env(paths: Paths) -> dict[str, str]:
     env["STLS_HOME"] = str(paths.home)
     env["STLS_WAREHOUSE_PATH"] = str(paths.warehouse)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    from stls_warehouse.retention import dbt_log_max_bytes
-
-    env.setdefault("DBT_LOG_FILE_MAX_BYTES", str(dbt_log_max_bytes()))  # dbt rotates dbt.log (5 kept)
+    env.setdefault(
+        "DBT_LOG_FILE_MAX_BYTES", str(settings().dbt_log_max_bytes)
+    )  # dbt rotates dbt.log (5 kept)
     return env
 
 

@@ -232,7 +232,7 @@ def gate_warehouse(home: Paths, run_id: str) -> WarehouseGateOutcome:
         raise
     finally:
         con.close()
-    from stls_warehouse.retention import prune_data_docs
+    from stls_warehouse.quality.data_docs import prune_data_docs
 
     prune_data_docs(home, current=safe_run_id(run_id))  # STLS_KEEP_DATA_DOCS_RUNS (retention.py)
     if outcome.blocking_failures:

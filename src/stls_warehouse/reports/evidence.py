@@ -45,11 +45,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from stls_warehouse import airflow_local, reference, transform
+from stls_warehouse import reference, transform
 from stls_warehouse.config import REPO_ROOT, Paths, settings
 from stls_warehouse.files import write_atomically
 from stls_warehouse.quality.completeness import require_year_complete, year_completeness
 from stls_warehouse.reports.source import PublishedRelease
+from stls_warehouse.run_logs import last_run_log
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 MAX_LOG_BYTES = 20 * 1024 * 1024
@@ -184,8 +185,8 @@ def collect_members(
     )
     add(
         "logs/airflow_last_run.log",
-        _read(airflow_local.last_run_log(home), home, tail=True),
-        "the last `stls run` (airflow_local.last_run_log)",
+        _read(last_run_log(home), home, tail=True),
+        "the last `stls run` (run_logs.last_run_log)",
     )
     add(
         "logs/dbt.log",

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from stls_warehouse.config import Paths
+from stls_warehouse.config import SYNTHETIC_MARKER, Paths
 from stls_warehouse.errors import StlsError
 
 
@@ -55,8 +55,6 @@ class PublishedRelease:
     def synthetic_note(self) -> str | None:
         """What a report built from the synthetic generator's returns says on its first page;
         None when no return of this release came from the generator."""
-        from stls_warehouse.synthetic.generator import SYNTHETIC_MARKER
-
         marker = self.home.home / SYNTHETIC_MARKER
         if not marker.exists():
             return None
