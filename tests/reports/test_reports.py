@@ -15,11 +15,12 @@ import pytest
 
 from stls_warehouse import cli
 from stls_warehouse.config import Paths
-from stls_warehouse.quality.completeness import YearNotComplete, published_year_completeness
+from stls_warehouse.quality.completeness import YearNotComplete
 from stls_warehouse.reports import annual
 from stls_warehouse.reports.document import display
 from stls_warehouse.reports.evidence import write_evidence_pack
 from stls_warehouse.reports.monthly import NoDataForPeriod, parse_period, write_monthly_report
+from stls_warehouse.reports.source import published_year_completeness
 from tests.publish.year_fixture import YEAR, copy_home
 
 

@@ -74,7 +74,8 @@ def annual_as_of(financial_year: str) -> str:
 
 def year_gate(financial_year: str) -> dict[str, Any]:
     """The annual completeness gate, on the published tables: raises when the year is open."""
-    from stls_warehouse.quality.completeness import published_year_completeness, require_year_complete
+    from stls_warehouse.quality.completeness import require_year_complete
+    from stls_warehouse.reports.source import published_year_completeness
 
     result = published_year_completeness(paths(), financial_year)
     require_year_complete(result)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stls_warehouse.config import Paths, paths
+from stls_warehouse.config import paths
 from stls_warehouse.errors import StlsError
 
 # Late: never received by its due date, or received only in rejected form.
@@ -154,14 +154,6 @@ def period_completeness(warehouse: Path, period_keys: Sequence[str], as_of: str)
         )
     finally:
         con.close()
-
-
-def published_year_completeness(home: Paths, financial_year: str) -> Completeness:
-    """The check on the current published release."""
-    from stls_warehouse.reports.source import PublishedRelease
-
-    with PublishedRelease(home) as release:
-        return year_completeness(release.con, financial_year)
 
 
 def require_year_complete(status: Completeness) -> None:

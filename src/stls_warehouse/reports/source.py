@@ -13,6 +13,7 @@ from typing import Any
 
 from stls_warehouse.config import SYNTHETIC_MARKER, Paths
 from stls_warehouse.errors import StlsError
+from stls_warehouse.quality.completeness import Completeness, year_completeness
 
 
 class NothingPublished(StlsError, RuntimeError):
@@ -83,3 +84,9 @@ class PublishedRelease:
         cursor = self.con.execute(sql, params or [])
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def published_year_completeness(home: Paths, financial_year: str) -> Completeness:
+    """quality.completeness's check of a year, on the current published release."""
+    with PublishedRelease(home) as release:
+        return year_completeness(release.con, financial_year)
