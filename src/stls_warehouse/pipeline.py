@@ -148,7 +148,7 @@ def load_returns(run_id: str) -> dict[str, Any]:
 def report_intake(home: Paths, run_id: str, staged: list[tuple[str, str]], summary: Any) -> dict[str, Any]:
     """Each school's feedback note and the data quality summary, after a load; what the run
     received, accepted, rejected, superseded and ignored as duplicate (progress.run_summary)."""
-    from stls_warehouse.orchestration.arrivals import feedback_notes
+    from stls_warehouse.intake.notes import feedback_notes
     from stls_warehouse.quality.report import run_outcome, write_intake_summary
 
     unchanged = set(summary.unchanged)
