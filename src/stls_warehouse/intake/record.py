@@ -69,7 +69,7 @@ def write_missing(con: Any, raw_root: Path) -> int:
 
 
 def _write_batch(con: Any, raw_root: Path, received_at: datetime) -> None:
-    from stls_warehouse.publish.exports import sql_string
+    from stls_warehouse.sql import sql_string
 
     with atomic_directory(record_root(raw_root) / batch_name(received_at)) as staging:
         for table, where in _BATCH_ROWS.items():
@@ -99,7 +99,7 @@ class Restored:
 
 def restore_missing(warehouse: Path, raw_root: Path) -> Restored:
     """Load into the warehouse every recorded batch it lacks (all of them when it is new)."""
-    from stls_warehouse.publish.exports import sql_string
+    from stls_warehouse.sql import sql_string
     from stls_warehouse.warehouse import connect
 
     restored = Restored()
@@ -177,7 +177,7 @@ def unrecorded_receipts(raw_root: Path) -> int:
     record was kept): a rebuild cannot restore them and says so."""
     import duckdb
 
-    from stls_warehouse.publish.exports import sql_string
+    from stls_warehouse.sql import sql_string
 
     receipts = raw_root / "receipts"
     shas = {p.stem for p in receipts.rglob("*.json")} if receipts.is_dir() else set()

@@ -31,6 +31,7 @@ from typing import Any
 
 from stls_warehouse.catalog import UNIT_KINDS, TableDoc, table_doc
 from stls_warehouse.files import atomic_path
+from stls_warehouse.sql import quote_ident, sql_string
 
 # Characters that make Excel, LibreOffice or Google Sheets treat a cell as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -84,14 +85,6 @@ def connect_quietly(spill_to: Path | None = None) -> Any:
         con.execute(f"set temp_directory = {sql_string(str(spill_to))}")
         con.execute(f"set memory_limit = {sql_string(MEMORY_LIMIT)}")
     return con
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def columns_of(con: Any, relation: str) -> list[Column]:
