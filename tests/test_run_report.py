@@ -13,6 +13,7 @@ import pytest
 
 from stls_warehouse import pipeline, progress, retention
 from stls_warehouse.config import Paths
+from stls_warehouse.quality.data_docs import prune_data_docs
 from tests.factories import csv_bytes, ledger_rows
 
 
@@ -128,7 +129,7 @@ def test_retention_keeps_the_newest_and_whatever_a_release_or_an_evidence_pack_r
     kept = sorted(p.name for p in releases.iterdir())
     assert kept == sorted([ids[0], ids[1], *ids[-3:]])  # the pack's, the current, the newest 3
     assert sorted(removed) == sorted(ids[2:5])
-    retention.prune_data_docs(home, current="run_3")
+    prune_data_docs(home, current="run_3")
     assert sorted(p.name for p in (home.reports / "data_docs").iterdir() if p.is_dir()) == [
         "run_0",  # an evidence pack was built with it
         "run_3",  # the run being written

@@ -26,7 +26,7 @@ from stls_portal import audit
 from stls_portal.models import DecisionRecord, Role, Upload, UploadStatus, User
 from stls_portal.published import Release
 from stls_warehouse import decisions, reference
-from stls_warehouse.config import Paths
+from stls_warehouse.config import Paths, Settings
 from stls_warehouse.intake import changes, feedback, landing, naming
 from stls_warehouse.intake.raw_zone import RawZone
 from stls_warehouse.intake.stage import outcome_record
@@ -54,9 +54,7 @@ def home_paths() -> Paths:
 
 
 def as_of() -> date:
-    import os
-
-    text = os.environ.get("STLS_AS_OF_DATE")
+    text = Settings.from_env().as_of_date
     return date.fromisoformat(text) if text else timezone.localdate()
 
 
@@ -262,7 +260,7 @@ def send_receipt(upload: Upload) -> None:
         f"Lines: {upload.line_count}." if upload.accepted else f"Problems to fix: {len(errors)}.",
         f"Reference: {upload.id} (SHA-256 {upload.sha256}).",
         "",
-        f"See the verdict: {_absolute(reverse('upload', args=[upload.sla_code, upload.id]))}",
+        f"See the verdict: {absolute_url(reverse('upload', args=[upload.sla_code, upload.id]))}",
     ]
     try:
         send_mail(
@@ -278,11 +276,8 @@ def send_receipt(upload: Upload) -> None:
     upload.save(update_fields=["receipt_sent_at"])
 
 
-def _absolute(path: str) -> str:
-    import os
-
-    base = os.environ.get("STLS_PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
-    return f"{base}{path}"
+def absolute_url(path: str) -> str:
+    return f"{Settings.from_env().portal_base_url}{path}"
 
 
 def notify_published(home: Path | None = None) -> list[Upload]:
@@ -303,7 +298,7 @@ def notify_published(home: Path | None = None) -> list[Upload]:
                 f"[STLS returns] {upload.file_name} is published",
                 f"{upload.file_name} ({upload.sla_code} {upload.return_type} {upload.period_key}) is in the "
                 f"published release {release.release_id}.\n\n"
-                f"See the return: {_absolute(reverse('return', args=[upload.sla_code, upload.return_type, upload.period_key]))}",
+                f"See the return: {absolute_url(reverse('return', args=[upload.sla_code, upload.return_type, upload.period_key]))}",
                 None,
                 [upload.uploaded_by.email],
             )

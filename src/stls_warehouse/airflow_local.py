@@ -23,18 +23,19 @@ from typing import Any
 
 from stls_warehouse.config import REPO_ROOT, Paths
 from stls_warehouse.orchestration.deployment import POOL
+from stls_warehouse.run_logs import airflow_home, run_log_dir
+from stls_warehouse.run_logs import last_run_log as last_run_log  # the runner's API as before
 
 DAG_ID = "stls_returns_pipeline"
 
 
 def airflow_env(home: Paths) -> dict[str, str]:
     env = dict(os.environ)
-    airflow_home = Path(env.get("AIRFLOW_HOME") or home.home / "airflow")
-    env["AIRFLOW_HOME"] = str(airflow_home)
+    env["AIRFLOW_HOME"] = str(airflow_home(home))
     env["STLS_HOME"] = str(home.home)
     env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO_ROOT / "dags"))
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{airflow_home / 'airflow.db'}")
+    env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{airflow_home(home) / 'airflow.db'}")
     env.setdefault("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
     env.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     env.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
@@ -58,17 +59,6 @@ QUIET_WARNINGS = ",".join(
         "ignore:Using `httpx` with `starlette.testclient` is deprecated",
     )
 )
-
-
-def run_log_dir(home: Paths) -> Path:
-    """One log per `stls run`, `run_<UTC time>.log`, newest last by name."""
-    return Path(airflow_env(home)["AIRFLOW_HOME"]) / "runs"
-
-
-def last_run_log(home: Paths) -> Path:
-    """The log of the latest local run (`last_run.log` of the older layout when none is kept)."""
-    logs = sorted(run_log_dir(home).glob("run_*.log"))
-    return logs[-1] if logs else Path(airflow_env(home)["AIRFLOW_HOME"]) / "last_run.log"
 
 
 def _airflow(env: dict[str, str], *args: str, quiet: bool = True) -> subprocess.CompletedProcess[str]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from stls_warehouse.config import DBT_PROJECT_DIR
+from stls_warehouse.errors import StlsError
 
 # How a column is shown. Numbers must say which kind they are; the others follow their type.
 NUMBER_KINDS = ("money", "percentage", "count", "score", "days", "fte", "ratio", "index", "number", "code")
@@ -59,7 +60,7 @@ _WORDS = {
 }
 
 
-class CatalogError(ValueError):
+class CatalogError(StlsError, ValueError):
     """The marts' documentation cannot be read (a YAML file or a docs block is broken)."""
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from stls_warehouse.config import paths
+from stls_warehouse.errors import StlsError
 from stls_warehouse.locking import run_lock
 
 
@@ -77,17 +78,9 @@ def _problem_line(problem: Any) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from stls_warehouse.locking import RunInProgress
-
     home = paths().ensure()
-    try:
-        with run_lock(home, wait=not args.no_wait):
-            return _run_once(args, home)
-    except RunInProgress as busy:
-        print(
-            f"stls run: {busy}; not started (run again later, or without --no-wait to wait)", file=sys.stderr
-        )
-        return 1
+    with run_lock(home, wait=not args.no_wait):
+        return _run_once(args, home)
 
 
 def _run_once(args: argparse.Namespace, home: Any) -> int:
@@ -95,34 +88,15 @@ def _run_once(args: argparse.Namespace, home: Any) -> int:
 
     watcher = progress.RunWatcher()
     if args.without_airflow:
-        from stls_warehouse.intake.sandbox import InternalCheckError
         from stls_warehouse.pipeline import run_locally
-        from stls_warehouse.publish.audit import AuditFailed
-        from stls_warehouse.publish.postgres import PostgresPublishFailed
-        from stls_warehouse.quality.warehouse_gates import GateFailed
-        from stls_warehouse.transform import DbtFailed
 
         stop = progress.listen(watcher)
         try:
             run_locally()
-        except PostgresPublishFailed as failed:  # the files were published first
+        except StlsError:  # what the run did, then why it stopped (main says why)
             _print_summary(watcher)
             _record_run(home, watcher, 1)
-            print(f"stls run: {failed}", file=sys.stderr)
-            return 1
-        except InternalCheckError as failed:  # ours, not the school's: nothing recorded for the file
-            _print_summary(watcher)
-            _record_run(home, watcher, 1)
-            print(f"stls run: {failed}", file=sys.stderr)
-            print("stls run: nothing was published by this run; the data team must fix this", file=sys.stderr)
-            return 1
-        except (GateFailed, DbtFailed, AuditFailed) as failed:
-            # A stage refused, as it should on bad data: say why, not where in the code.
-            _print_summary(watcher)
-            _record_run(home, watcher, 1)
-            print(f"stls run: {type(failed).__name__}: {failed}", file=sys.stderr)
-            print("stls run: nothing was published by this run", file=sys.stderr)
-            return 1
+            raise
         finally:
             stop()
         code = 0
@@ -188,13 +162,9 @@ def _demo_data(args: argparse.Namespace) -> int:
 
 
 def _template(args: argparse.Namespace) -> int:
-    from stls_warehouse.intake.template import TemplateError, optional_kpi_note, write_template
+    from stls_warehouse.intake.template import optional_kpi_note, write_template
 
-    try:
-        path = write_template(args.return_type, args.sla, args.period, args.format, Path(args.out))
-    except TemplateError as exc:
-        print(f"stls template: {exc}", file=sys.stderr)
-        return 2
+    path = write_template(args.return_type, args.sla, args.period, args.format, Path(args.out))
     print(path)
     if args.return_type == "kpi" and args.format == "csv":
         print(optional_kpi_note(), file=sys.stderr)
@@ -202,15 +172,7 @@ def _template(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from stls_warehouse.publish.postgres import PostgresPublishFailed
-    from stls_warehouse.publish.release import (
-        AuditFailed,
-        NothingToRollBack,
-        postgres_url,
-        release_hold,
-        republish,
-        rollback,
-    )
+    from stls_warehouse.publish.release import postgres_url, release_hold, republish, rollback
 
     home = paths().ensure()
     if args.release:
@@ -223,11 +185,7 @@ def _publish(args: argparse.Namespace) -> int:
                 "the warehouse's figures again."
             )
         return 0
-    try:
-        manifest = rollback(home) if args.rollback else republish(home)
-    except (NothingToRollBack, AuditFailed, PostgresPublishFailed) as exc:
-        print(f"stls publish: {exc}", file=sys.stderr)
-        return 1
+    manifest = rollback(home) if args.rollback else republish(home)
     targets = "files" + (" and PostgreSQL (schema stls_published)" if postgres_url() else "")
     verb = "Rolled back to" if args.rollback else "Published"
     print(f"{verb} release {manifest['release_id']} ({targets}): {home.published}")
@@ -259,46 +217,29 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from stls_warehouse.quality.completeness import YearNotComplete
-    from stls_warehouse.reports.source import NothingPublished
-
     home = paths().ensure()
-    try:
-        if args.kind == "monthly":
-            from stls_warehouse.reports.monthly import BadPeriod, latest_period, write_monthly_report
+    if args.kind == "monthly":
+        from stls_warehouse.reports.monthly import latest_period, write_monthly_report
 
-            try:
-                period = args.period or (p.key if (p := latest_period(home)) else None)
-                if period is None:
-                    print("stls report: no ledger period has an accepted return yet", file=sys.stderr)
-                    return 1
-                result = write_monthly_report(home, period)
-            except BadPeriod as exc:
-                print(f"stls report: {exc}", file=sys.stderr)
-                return 2
-            print(result["report"])
-        else:
-            from stls_warehouse.reports.annual import write_annual_report
+        period = args.period or (p.key if (p := latest_period(home)) else None)
+        if period is None:
+            print("stls report: no ledger period has an accepted return yet", file=sys.stderr)
+            return 1
+        result = write_monthly_report(home, period)
+        print(result["report"])
+    else:
+        from stls_warehouse.reports.annual import write_annual_report
 
-            result = write_annual_report(home, args.year)
-            print(result["html"])
-            print(result["pdf"])
-    except (NothingPublished, YearNotComplete) as exc:
-        print(f"stls report: {exc}", file=sys.stderr)
-        return 1
+        result = write_annual_report(home, args.year)
+        print(result["html"])
+        print(result["pdf"])
     return 0
 
 
 def _evidence_pack(args: argparse.Namespace) -> int:
-    from stls_warehouse.quality.completeness import YearNotComplete
     from stls_warehouse.reports.evidence import write_evidence_pack
-    from stls_warehouse.reports.source import NothingPublished
 
-    try:
-        result = write_evidence_pack(paths().ensure(), args.year)
-    except (NothingPublished, YearNotComplete) as exc:
-        print(f"stls evidence-pack: {exc}", file=sys.stderr)
-        return 1
+    result = write_evidence_pack(paths().ensure(), args.year)
     print(result["evidence_pack"])
     for name in result["absent"]:
         print(f"  not present when built: {name}", file=sys.stderr)
@@ -378,7 +319,25 @@ def _status(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except StlsError as error:
+        return _fail(args.command, error)
+
+
+def _fail(command: str, error: StlsError) -> int:
+    """The one place an error a user can meet becomes what `stls` prints and its exit code.
+
+    `stls run` names an error that is a stage refusing (as it should on bad data: say why,
+    not where in the code) and adds what the run left undone.
+    """
+    message = error.format_message()
+    if command == "run" and error.refusal:
+        message = f"{type(error).__name__}: {message}"
+    print(f"stls {command}: {message}", file=sys.stderr)
+    if command == "run" and error.run_note:
+        print(f"stls run: {error.run_note}", file=sys.stderr)
+    return error.exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from stls_warehouse.config import Paths
+from stls_warehouse.errors import StlsError
 from stls_warehouse.files import write_atomically
 
 FILE = Path("contacts") / "sla_contacts.json"
 
 
-class ContactsFileInvalid(ValueError):
+class ContactsFileInvalid(StlsError, ValueError):
     """The contacts file exists but is not what the returns service writes."""
 
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from stls_warehouse.errors import StlsError
 from stls_warehouse.files import write_atomically
 
 Kind = Literal["explanation", "sign_off", "waiver_granted", "waiver_revoked"]
@@ -30,7 +31,7 @@ SCHEMA_VERSION = 1
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-class DecisionInvalid(ValueError):
+class DecisionInvalid(StlsError, ValueError):
     """A decision file that does not follow this module's schema (names the file)."""
 
 

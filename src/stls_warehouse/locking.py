@@ -16,10 +16,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from stls_warehouse.config import Paths
+from stls_warehouse.errors import StlsError
 
 
-class RunInProgress(RuntimeError):
-    """Another run holds this STLS_HOME."""
+class RunInProgress(StlsError, RuntimeError):
+    """Another run holds this STLS_HOME (raised only when asked not to wait for it)."""
+
+    def format_message(self) -> str:
+        return f"{self}; not started (run again later, or without --no-wait to wait)"
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from typing import Any
 
 from stls_warehouse.config import Paths, paths
 from stls_warehouse.progress import reported
+from stls_warehouse.run_ids import new_run_id
 
 
 def _run_dir(home: Paths, run_id: str) -> Path:
@@ -94,7 +95,7 @@ def rebuild(*, build: bool = True) -> dict[str, Any]:
         "unrecorded_receipts": unrecorded_receipts(home.raw),
     }
     # The returns service's decisions are their own record (one file each): loaded again.
-    result["decisions"] = load_decisions(datetime.now(UTC).strftime("rebuild__%Y%m%dT%H%M%S"))
+    result["decisions"] = load_decisions(new_run_id("rebuild"))
     if build:
         result |= build_warehouse(full=True)
     return result
@@ -147,7 +148,7 @@ def load_returns(run_id: str) -> dict[str, Any]:
 def report_intake(home: Paths, run_id: str, staged: list[tuple[str, str]], summary: Any) -> dict[str, Any]:
     """Each school's feedback note and the data quality summary, after a load; what the run
     received, accepted, rejected, superseded and ignored as duplicate (progress.run_summary)."""
-    from stls_warehouse.orchestration.arrivals import feedback_notes
+    from stls_warehouse.intake.notes import feedback_notes
     from stls_warehouse.quality.report import run_outcome, write_intake_summary
 
     unchanged = set(summary.unchanged)
@@ -204,7 +205,7 @@ def gate_warehouse(run_id: str | None = None) -> dict[str, Any]:
     so publication never runs; the reason is in the raised error and the run's report."""
     from stls_warehouse.quality.warehouse_gates import gate_warehouse as run_gate
 
-    run_id = run_id or datetime.now(UTC).strftime("manual__%Y%m%dT%H%M%S")
+    run_id = run_id or new_run_id("manual")
     return run_gate(paths().ensure(), run_id).as_dict()
 
 
@@ -219,7 +220,6 @@ def publish_release() -> dict[str, Any]:
         publication_status,
         publish,
     )
-    from stls_warehouse.retention import apply_retention
 
     home = paths().ensure()
     before = (current_manifest(home) or {}).get("release_id")
@@ -256,7 +256,7 @@ def write_monthly_report(period: str | None = None) -> dict[str, Any]:
 
 def run_locally(run_id: str | None = None) -> dict[str, Any]:
     """Every stage in this process, in order, without Airflow (tests and debugging)."""
-    run_id = run_id or datetime.now(UTC).strftime("local__%Y%m%dT%H%M%S%f")
+    run_id = run_id or new_run_id("local", microseconds=True)
     intake = [intake_batch(b["sla_code"], b["files"], run_id) for b in route_landing() if b["files"]]
     gate = gate_returns(run_id)
     load = load_returns(run_id)
@@ -273,4 +273,17 @@ def run_locally(run_id: str | None = None) -> dict[str, Any]:
         "checked": checked,
         "release": release,
         "monthly_report": report,
+    }
+
+
+def apply_retention(home: Paths, *, current_run: str | None = None) -> dict[str, Any]:
+    """Every setting at once (a publishing run calls this); what was removed."""
+    from stls_warehouse.quality.data_docs import prune_data_docs
+    from stls_warehouse.retention import prune_releases, prune_run_logs
+    from stls_warehouse.run_logs import run_log_dir
+
+    return {
+        "releases_removed": prune_releases(home),
+        "data_docs_removed": prune_data_docs(home, current=current_run),
+        "run_logs_removed": prune_run_logs(run_log_dir(home)),
     }

@@ -7,7 +7,8 @@
 | `STLS_KEEP_RUN_LOGS` | 30 | the latest `stls run` logs (`$AIRFLOW_HOME/runs/*.log`) |
 | `STLS_DBT_LOG_MAX_MB` | 10 | dbt's own rotation: `dbt.log` up to this size, then 5 older files of it |
 
-Every publishing run applies them (`apply_retention`, after the release is swapped in) and
+Every publishing run applies them (`pipeline.apply_retention`, after the release is swapped in;
+Data Docs are pruned by `quality.data_docs.prune_data_docs`, which rewrites their index) and
 `stls run` applies the log setting to its own logs. Never deleted, whatever the settings: the
 current release, any release an evidence pack was built from, the Data Docs an evidence pack
 was built with, the run being written and `latest.html`. A setting of 0 keeps everything.
@@ -16,39 +17,17 @@ was built with, the run being written and `latest.html`. A setting of 0 keeps ev
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Any
 
-from stls_warehouse.config import Paths
-
-DEFAULTS = {
-    "STLS_KEEP_DATA_DOCS_RUNS": 14,
-    "STLS_KEEP_RELEASES": 5,
-    "STLS_KEEP_RUN_LOGS": 30,
-    "STLS_DBT_LOG_MAX_MB": 10,
-}
-
-
-class BadRetentionSetting(ValueError):
-    """A retention setting that is not a whole number of 0 or more."""
+from stls_warehouse.config import BadRetentionSetting as BadRetentionSetting  # raised by setting()
+from stls_warehouse.config import Paths, settings
 
 
 def setting(name: str) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return DEFAULTS[name]
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise BadRetentionSetting(
-            f"{name}={raw!r}: expected a whole number of 0 or more (0 keeps everything)"
-        )
-    return value
+    """One of config.RETENTION_DEFAULTS as set; BadRetentionSetting when it is malformed."""
+    return settings().retention(name)
 
 
 def evidence_references(home: Paths) -> dict[str, set[str]]:
@@ -71,7 +50,7 @@ def evidence_references(home: Paths) -> dict[str, set[str]]:
     return found
 
 
-def _newest_first(paths: list[Path]) -> list[Path]:
+def newest_first(paths: list[Path]) -> list[Path]:
     return sorted(paths, key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
 
 
@@ -93,55 +72,13 @@ def prune_releases(home: Paths, keep: int | None = None) -> list[str]:
     return removed
 
 
-def prune_data_docs(home: Paths, keep: int | None = None, *, current: str | None = None) -> list[str]:
-    """Remove Data Docs run folders and data quality pages beyond the `keep` newest runs,
-    except the current run's and those an evidence pack was built with; the runs removed."""
-    keep = setting("STLS_KEEP_DATA_DOCS_RUNS") if keep is None else keep
-    if keep == 0:
-        return []
-    protected = evidence_references(home)["data_docs"] | ({current} if current else set())
-    removed: list[str] = []
-    docs = home.reports / "data_docs"
-    if docs.is_dir():
-        for old in _newest_first([p for p in docs.iterdir() if p.is_dir()])[keep:]:
-            if old.name not in protected:
-                shutil.rmtree(old, ignore_errors=True)
-                removed.append(old.name)
-        from stls_warehouse.quality.data_docs import write_root_index
-
-        write_root_index(docs)
-    dq = home.reports / "dq"
-    if dq.is_dir():
-        pages = [p for p in dq.glob("*.html") if p.name != "latest.html"]
-        for old in _newest_first(pages)[keep:]:
-            if old.stem not in protected:
-                old.unlink(missing_ok=True)
-                (dq / "runs" / f"{old.stem}.json").unlink(missing_ok=True)
-    return removed
-
-
 def prune_run_logs(folder: Path, keep: int | None = None) -> list[str]:
     """Remove `stls run` logs beyond the `keep` newest; the names removed."""
     keep = setting("STLS_KEEP_RUN_LOGS") if keep is None else keep
     if keep == 0 or not folder.is_dir():
         return []
     removed = []
-    for old in _newest_first(list(folder.glob("*.log")))[keep:]:
+    for old in newest_first(list(folder.glob("*.log")))[keep:]:
         old.unlink(missing_ok=True)
         removed.append(old.name)
     return removed
-
-
-def dbt_log_max_bytes() -> int:
-    return setting("STLS_DBT_LOG_MAX_MB") * 1024 * 1024
-
-
-def apply_retention(home: Paths, *, current_run: str | None = None) -> dict[str, Any]:
-    """Every setting at once (a publishing run calls this); what was removed."""
-    from stls_warehouse import airflow_local
-
-    return {
-        "releases_removed": prune_releases(home),
-        "data_docs_removed": prune_data_docs(home, current=current_run),
-        "run_logs_removed": prune_run_logs(airflow_local.run_log_dir(home)),
-    }

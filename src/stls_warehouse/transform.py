@@ -53,7 +53,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from stls_warehouse.config import DBT_PROJECT_DIR, Paths
+from stls_warehouse.config import DBT_PROJECT_DIR, Paths, settings
+from stls_warehouse.errors import StlsError
+from stls_warehouse.files import atomic_path, write_text_atomically
 
 BUILD_FULL = ("build", "--fail-fast")
 # Python packages whose version changes what a build produces.
@@ -65,8 +67,11 @@ _RECORD_VERSION = 1
 Mode = Literal["full", "targeted", "skip"]
 
 
-class DbtFailed(RuntimeError):
+class DbtFailed(StlsError, RuntimeError):
     """dbt exited non-zero: a model failed to build or a data test failed."""
+
+    refusal = True
+    run_note = "nothing was published by this run"
 
 
 @dataclass(frozen=True)
@@ -88,9 +93,9 @@ def dbt_env(paths: Paths) -> dict[str, str]:
     env["STLS_HOME"] = str(paths.home)
     env["STLS_WAREHOUSE_PATH"] = str(paths.warehouse)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    from stls_warehouse.retention import dbt_log_max_bytes
-
-    env.setdefault("DBT_LOG_FILE_MAX_BYTES", str(dbt_log_max_bytes()))  # dbt rotates dbt.log (5 kept)
+    env.setdefault(
+        "DBT_LOG_FILE_MAX_BYTES", str(settings().dbt_log_max_bytes)
+    )  # dbt rotates dbt.log (5 kept)
     return env
 
 
@@ -162,7 +167,7 @@ def as_of_date(day: str | None = None) -> str:
     var `as_of_date`), else STLS_AS_OF_DATE, else today. Today in both the local and the UTC
     calendar, so a build near midnight is never skipped on a date DuckDB's current_date may
     not share."""
-    fixed = (day or os.environ.get("STLS_AS_OF_DATE", "")).strip()
+    fixed = (day or settings().as_of_date).strip()
     if fixed:
         return fixed
     return f"today {date.today().isoformat()} / {datetime.now(UTC).date().isoformat()} UTC"
@@ -175,7 +180,7 @@ def build_context(paths: Paths, project_dir: Path = DBT_PROJECT_DIR) -> dict[str
         "project_dir": str(project_dir.resolve()),
         "project_files": project_files(project_dir),
         "packages": package_versions(),
-        "target": os.environ.get("STLS_DBT_TARGET") or "duckdb",
+        "target": settings().dbt_target,
         "warehouse": str(paths.warehouse.resolve()),
     }
 
@@ -387,8 +392,8 @@ def _record(paths: Paths, plan: BuildPlan) -> None:
     state = state_dir(paths)
     state.mkdir(parents=True, exist_ok=True)
     manifest = target_dir(paths) / "manifest.json"
-    shutil.copyfile(manifest, state / "manifest.json.tmp")
-    os.replace(state / "manifest.json.tmp", state / "manifest.json")
+    with atomic_path(state / "manifest.json") as tmp:
+        shutil.copyfile(manifest, tmp)
     sources = plan.inputs.get("sources")
     if sources is None:  # a full build on a first run: fingerprint what it read
         _, sources = warehouse_state(paths.warehouse, _read_json(state / "manifest.json") or {})
@@ -398,8 +403,7 @@ def _record(paths: Paths, plan: BuildPlan) -> None:
         "mode": plan.mode,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    (state / "last_build.json.tmp").write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(state / "last_build.json.tmp", state / "last_build.json")
+    write_text_atomically(state / "last_build.json", json.dumps(record, indent=1, sort_keys=True))
     _record_results(paths, full=plan.mode == "full")
 
 
@@ -421,9 +425,7 @@ def _record_results(paths: Paths, *, full: bool) -> None:
         ran = {r["unique_id"] for r in latest.get("results", [])}
         earlier = [r for r in kept.get("results", []) if r["unique_id"] not in ran]
         latest["results"] = sorted(earlier + latest["results"], key=lambda r: r["unique_id"])
-    tmp = results_path(paths).with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(latest, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, results_path(paths))
+    write_text_atomically(results_path(paths), json.dumps(latest, indent=1, sort_keys=True))
 
 
 def build(

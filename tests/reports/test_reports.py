@@ -180,7 +180,7 @@ def test_the_annual_review_html_and_pdf_carry_the_published_figures(year_home: P
     assert len(pdf) >= 2
     for index in range(len(pdf)):
         image = pdf[index].render(scale=0.5).to_pil().convert("L")
-        dark = sum(1 for value in image.getdata() if value < 200)
+        dark = sum(image.histogram()[:200])  # pixels darker than 200 of 255
         assert dark > 2000, f"page {index + 1} is blank"
     first = pdf[0].get_textpage().get_text_range()
     assert "£5,882,036" in first and "-£501,396" in first

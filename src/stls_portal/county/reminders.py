@@ -20,7 +20,7 @@ from stls_portal.county import matrix
 from stls_portal.county.models import Reminder
 from stls_portal.county.waivers import may_act
 from stls_portal.models import User
-from stls_portal.services import NotAllowed, Refused, _absolute
+from stls_portal.services import NotAllowed, Refused, absolute_url
 from stls_warehouse import reference
 
 
@@ -55,7 +55,7 @@ def send(request: HttpRequest, user: User, sla_code: str, year: str, today: date
         f"[STLS returns] {sla.sla_name}: {len(late)} overdue return{'s' if len(late) != 1 else ''}",
         f"Dear colleague,\n\nThese returns of {sla.sla_name} ({sla_code}) have not reached us and are past "
         f"their due date:\n\n{lines}\n\nPlease send them through the returns service: "
-        f"{_absolute(reverse('sla', args=[sla_code]))}\n\nIf a return will not come, reply to tell us why.\n\n"
+        f"{absolute_url(reverse('sla', args=[sla_code]))}\n\nIf a return will not come, reply to tell us why.\n\n"
         f"{user.get_full_name() or user.get_username()}, STLS finance, Kent County Council",
         None,
         to,

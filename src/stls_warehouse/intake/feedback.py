@@ -12,7 +12,6 @@ import csv
 import html
 import io
 import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stls_warehouse import reference
+from stls_warehouse.files import UMASK_MODE, write_atomically
 
 if TYPE_CHECKING:
     import duckdb
@@ -93,10 +93,7 @@ def _letter(column: int) -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomically(path, data, mode=UMASK_MODE)
 
 
 # --- the rejection report ----------------------------------------------------------------

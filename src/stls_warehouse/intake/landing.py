@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stls_warehouse import reference
+from stls_warehouse.config import settings
+from stls_warehouse.errors import StlsError
 from stls_warehouse.files import write_atomically
 from stls_warehouse.text import safe_text
 
@@ -49,7 +51,7 @@ log = logging.getLogger(__name__)
 
 
 def settle_seconds() -> float:
-    return float(os.environ.get("STLS_LANDING_SETTLE_SECONDS", "30"))
+    return settings().landing_settle_seconds
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class LandedFile:
         return self.path.name
 
 
-class NotLanded(Exception):
+class NotLanded(StlsError):
     """A landed path that is not read: refused (not a regular file in the landing zone) or
     still arriving (changed within the settle time); `refused` says which."""
 

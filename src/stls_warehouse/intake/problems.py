@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from stls_warehouse.errors import StlsError
 from stls_warehouse.text import safe_text
 
 
@@ -97,7 +98,7 @@ class Problem:
         }
 
 
-class ReturnUnreadable(Exception):
+class ReturnUnreadable(StlsError):
     """The file cannot be read as a return at all; carries the file-level problem."""
 
     def __init__(self, code: Code, message: str) -> None:

@@ -9,8 +9,9 @@ ledger has committed, so a crash between the two makes the next run process it a
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from stls_warehouse.files import UMASK_MODE, write_atomically, write_text_atomically
 
 
 class RawZone:
@@ -27,9 +28,7 @@ class RawZone:
         target = self.object_path(sha256)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
-            tmp = target.with_name(f".{sha256}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
+            write_atomically(target, data, mode=UMASK_MODE)
             target.chmod(0o440)  # immutable; readable by the owner and group only
         return target
 
@@ -50,7 +49,4 @@ class RawZone:
         if name in names:
             return
         receipt = self._receipt(sha256)
-        receipt.parent.mkdir(parents=True, exist_ok=True)
-        tmp = receipt.with_name(f".{sha256}.tmp")
-        tmp.write_text(json.dumps([*names, name]), encoding="utf-8")
-        os.replace(tmp, receipt)
+        write_text_atomically(receipt, json.dumps([*names, name]))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import duckdb
+
+from stls_warehouse.files import atomic_directory
 
 log = logging.getLogger(__name__)
 
@@ -71,21 +72,16 @@ def write_missing(con: duckdb.DuckDBPyConnection, raw_root: Path) -> int:
 
 
 def _write_batch(con: duckdb.DuckDBPyConnection, raw_root: Path, received_at: datetime) -> None:
-    from stls_warehouse.publish.exports import sql_string
+    from stls_warehouse.sql import sql_string
 
-    root = record_root(raw_root)
-    name = batch_name(received_at)
-    staging = root / f".{name}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True, mode=0o750)
-    for table, where in _BATCH_ROWS.items():
-        target = sql_string(str(staging / f"{table}.parquet"))
-        con.execute(
-            f"copy (select * from raw.{table} where {where}) to {target} (format parquet)", [received_at]
-        )
-    for path in staging.iterdir():
-        path.chmod(0o440)
-    os.rename(staging, root / name)
+    with atomic_directory(record_root(raw_root) / batch_name(received_at)) as staging:
+        for table, where in _BATCH_ROWS.items():
+            target = sql_string(str(staging / f"{table}.parquet"))
+            con.execute(
+                f"copy (select * from raw.{table} where {where}) to {target} (format parquet)", [received_at]
+            )
+        for path in staging.iterdir():
+            path.chmod(0o440)
 
 
 @dataclass
@@ -106,7 +102,7 @@ class Restored:
 
 def restore_missing(warehouse: Path, raw_root: Path) -> Restored:
     """Load into the warehouse every recorded batch it lacks (all of them when it is new)."""
-    from stls_warehouse.publish.exports import sql_string
+    from stls_warehouse.sql import sql_string
     from stls_warehouse.warehouse import connect
 
     restored = Restored()
@@ -184,7 +180,7 @@ def unrecorded_receipts(raw_root: Path) -> int:
     record was kept): a rebuild cannot restore them and says so."""
     import duckdb
 
-    from stls_warehouse.publish.exports import sql_string
+    from stls_warehouse.sql import sql_string
 
     receipts = raw_root / "receipts"
     shas = {p.stem for p in receipts.rglob("*.json")} if receipts.is_dir() else set()

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import pickle
 import subprocess
 import sys
 
+from stls_warehouse.config import settings
+from stls_warehouse.errors import StlsError
 from stls_warehouse.intake import naming
 from stls_warehouse.intake.check import check_return
 from stls_warehouse.intake.problems import Code, Problem
@@ -48,11 +49,11 @@ _EXIT_OUT_OF_MEMORY = 3
 
 
 def memory_limit_bytes() -> int:
-    return int(os.environ.get("STLS_INTAKE_MEMORY_MB", "2048")) * 1024 * 1024
+    return settings().intake_memory_mb * 1024 * 1024
 
 
 def timeout_seconds() -> float:
-    return float(os.environ.get("STLS_INTAKE_TIMEOUT_S", "120"))
+    return settings().intake_timeout_seconds
 
 
 def needs_child(name: str, data: bytes) -> bool:
@@ -68,8 +69,10 @@ def needs_child(name: str, data: bytes) -> bool:
     return False
 
 
-class InternalCheckError(RuntimeError):
+class InternalCheckError(StlsError, RuntimeError):
     """Checking a file failed for a reason that is ours, not the file's; it was not judged."""
+
+    run_note = "nothing was published by this run; the data team must fix this"
 
 
 def check_here(name: str, data: bytes) -> ValidationResult:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypedDict
 
+from stls_warehouse.files import atomic_path, write_text_atomically
 from stls_warehouse.intake.contract import CONTRACTS, ReturnContract
 from stls_warehouse.intake.raw_zone import RawZone
 from stls_warehouse.intake.validate import ValidationResult, validate_return
@@ -104,9 +104,8 @@ def write_lines(result: ValidationResult, target: Path) -> None:
     table = pa.Table.from_pydict(
         {name: [getattr(r, name) for r in records] for name in schema.names}, schema=schema
     )
-    tmp = target.with_suffix(".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp)
 
 
 def stage_files(
@@ -175,9 +174,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _write_json(target: Path, record: Mapping[str, Any]) -> None:
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=_json_default), encoding="utf-8")
-    os.replace(tmp, target)
+    write_text_atomically(target, json.dumps(record, indent=1, default=_json_default))
 
 
 def _json_default(value: Any) -> Any:

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from stls_warehouse import reference
+from stls_warehouse.errors import StlsError
 from stls_warehouse.intake import naming
 from stls_warehouse.intake.contract import KPI, LEDGER
 from stls_warehouse.intake.writers import Cell, Row, render_table, write_if_changed
@@ -33,8 +34,10 @@ UNIT_NOTES = {
 }
 
 
-class TemplateError(ValueError):
+class TemplateError(StlsError, ValueError):
     """A template was asked for with an unknown SLA or an impossible period."""
+
+    exit_code = 2
 
 
 def ledger_period(key: str) -> LedgerPeriod:

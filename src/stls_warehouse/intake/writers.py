@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -29,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from stls_warehouse.files import UMASK_MODE, write_atomically
 from stls_warehouse.intake.contract import CONTROL_SHEET, KPI, LEDGER, ReturnContract
 
 Cell = str | int | float | Decimal | date | datetime | bool | None
@@ -130,10 +130,7 @@ def write_if_changed(path: Path, data: bytes) -> bool:
             return False
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    write_atomically(path, data, mode=UMASK_MODE)
     return True
 
 

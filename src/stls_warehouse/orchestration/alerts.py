@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import BaseNotifier, Context
+
+from stls_warehouse.config import settings
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,11 @@ DEFAULT_SENDER = "stls-warehouse@localhost"
 
 
 def conn_id() -> str:
-    return os.environ.get("STLS_SMTP_CONN_ID") or DEFAULT_CONN_ID
+    return settings().smtp_conn_id or DEFAULT_CONN_ID
 
 
 def recipients() -> list[str]:
-    return [a.strip() for a in os.environ.get("STLS_ALERT_TO", "").split(",") if a.strip()]
+    return settings().alert_to
 
 
 def send_email(subject: str, html_content: str, to: Sequence[str] | None = None) -> bool:
@@ -52,7 +53,7 @@ def send_email(subject: str, html_content: str, to: Sequence[str] | None = None)
         log.warning("alert not sent (no SMTP connection %r: %s): %s", conn_id(), exc, subject)
         return False
     with hook:
-        sender = os.environ.get("STLS_ALERT_FROM") or hook.from_email or DEFAULT_SENDER
+        sender = settings().alert_from or hook.from_email or DEFAULT_SENDER
         hook.send_email_smtp(to=to, subject=subject, html_content=html_content, from_email=sender)
     log.info("alert sent to %s: %s", ", ".join(to), subject)
     return True

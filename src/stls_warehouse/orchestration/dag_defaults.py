@@ -10,9 +10,10 @@ lock, a server) fails and alerts instead of holding the writer pool for ever.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
+
+from stls_warehouse.config import settings
 
 OWNER = "stls-data-engineering"
 WAREHOUSE_POOL = "stls_warehouse_writer"  # one slot: one DuckDB writer (or reader) at a time
@@ -29,10 +30,11 @@ def default_args() -> dict[str, Any]:
     imported here so that importing this module never imports Airflow."""
     from stls_warehouse.orchestration.alerts import TaskFailureEmail
 
+    env = settings()
     return {
         "owner": OWNER,
-        "retries": int(os.environ.get("STLS_TASK_RETRIES", "2")),
-        "retry_delay": timedelta(seconds=int(os.environ.get("STLS_RETRY_DELAY_SECONDS", "120"))),
-        "execution_timeout": timedelta(seconds=int(os.environ.get("STLS_TASK_TIMEOUT_SECONDS", "3600"))),
+        "retries": env.task_retries,
+        "retry_delay": timedelta(seconds=env.retry_delay_seconds),
+        "execution_timeout": timedelta(seconds=env.task_timeout_seconds),
         "on_failure_callback": TaskFailureEmail(),
     }

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stls_warehouse.errors import StlsError
 from stls_warehouse.orchestration.deployment import (
     POOL,
     RETURNS_HEALTH,
@@ -40,7 +41,7 @@ AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 TERMINAL_RUN_STATES = ("success", "failed")
 
 
-class DeploymentError(RuntimeError):
+class DeploymentError(StlsError, RuntimeError):
     """A native service did not come up, or a run did not finish as expected."""
 
 

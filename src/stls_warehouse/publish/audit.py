@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from stls_warehouse.errors import StlsError
 from stls_warehouse.publish.exports import (
     DUCKDB_STORAGE_NUMBER,
     FORMULA_PATTERN,
@@ -27,8 +28,11 @@ from stls_warehouse.publish.exports import (
 )
 
 
-class AuditFailed(RuntimeError):
+class AuditFailed(StlsError, RuntimeError):
     """A candidate release does not match the warehouse; nothing was published."""
+
+    refusal = True
+    run_note = "nothing was published by this run"
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("the candidate release failed its audit:\n- " + "\n- ".join(problems))

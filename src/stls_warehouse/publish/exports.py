@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from stls_warehouse.catalog import UNIT_KINDS, TableDoc, table_doc
+from stls_warehouse.files import atomic_path
+from stls_warehouse.sql import quote_ident, sql_string
 
 # Characters that make Excel, LibreOffice or Google Sheets treat a cell as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -83,14 +85,6 @@ def connect_quietly(spill_to: Path | None = None) -> Any:
         con.execute(f"set temp_directory = {sql_string(str(spill_to))}")
         con.execute(f"set memory_limit = {sql_string(MEMORY_LIMIT)}")
     return con
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def columns_of(con: Any, relation: str) -> list[Column]:
@@ -595,7 +589,6 @@ def add_list_objects(path: Path, list_objects: Sequence[ListObject]) -> None:
     relationship from its sheet, a `<tableParts>` element at the end of the sheet and a
     content type. Nothing else in the file changes.
     """
-    import os
     import zipfile
     from xml.sax.saxutils import quoteattr
 
@@ -605,8 +598,11 @@ def add_list_objects(path: Path, list_objects: Sequence[ListObject]) -> None:
         f"xl/worksheets/sheet{t.sheet_number}.xml": (n, t) for n, t in enumerate(list_objects, start=1)
     }
     fixed_time = (1980, 1, 1, 0, 0, 0)
-    tmp = path.with_name(f".{path.name}.tables")
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+    with (
+        atomic_path(path) as tmp,
+        zipfile.ZipFile(path) as source,
+        zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
         for info in source.infolist():
             name = info.filename
             if (
@@ -650,7 +646,6 @@ def add_list_objects(path: Path, list_objects: Sequence[ListObject]) -> None:
             out.writestr(
                 zipfile.ZipInfo(f"xl/worksheets/_rels/sheet{table.sheet_number}.xml.rels", fixed_time), rels
             )
-    os.replace(tmp, path)
 
 
 def _copy_info(info: Any) -> Any:

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stls_warehouse.errors import StlsError
+
 SCHEMA = "stls_published"
 STAGING_SCHEMA = "stls_published_next"
 RETIRED_SCHEMA = "stls_published_retired"
@@ -62,7 +64,7 @@ _TYPES = {
 }
 
 
-class PostgresPublishFailed(RuntimeError):
+class PostgresPublishFailed(StlsError, RuntimeError):
     """The release could not be published into PostgreSQL; the previous one is still there."""
 
 

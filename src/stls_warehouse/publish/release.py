@@ -43,8 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from stls_warehouse.catalog import docs_fingerprint, table_doc
-from stls_warehouse.config import REPO_ROOT, Paths
-from stls_warehouse.files import write_atomically
+from stls_warehouse.config import REPO_ROOT, Paths, settings
+from stls_warehouse.errors import StlsError
+from stls_warehouse.files import replace_symlink, write_atomically
 from stls_warehouse.publish import exports
 from stls_warehouse.publish.audit import (
     CHECKSUM_RULE,
@@ -97,7 +98,7 @@ QUALITY_WORKBOOK = "stls_data_quality.xlsx"
 QUALITY_WORKBOOK_TABLES = ("mart_data_quality_results",)
 
 
-class NothingToRollBack(RuntimeError):
+class NothingToRollBack(StlsError, RuntimeError):
     """There is no earlier complete release to restore."""
 
 
@@ -142,7 +143,7 @@ def current_manifest(paths: Paths) -> dict[str, Any] | None:
 
 
 def postgres_url() -> str | None:
-    return os.environ.get("STLS_POSTGRES_URL") or None
+    return settings().postgres_url
 
 
 def publish(paths: Paths) -> dict[str, Any]:
@@ -573,8 +574,7 @@ def _publish_to_targets(
         return
     from stls_warehouse.publish import postgres
 
-    attempts = max(1, int(os.environ.get("STLS_POSTGRES_ATTEMPTS", "3")))
-    pause = float(os.environ.get("STLS_POSTGRES_RETRY_SECONDS", "30"))
+    attempts, pause = settings().postgres_attempts, settings().postgres_retry_seconds
     error: Exception | None = None
     for attempt in range(1, attempts + 1):
         try:
@@ -660,11 +660,7 @@ def _swap_link(link: Path, target: Path) -> None:
             shutil.rmtree(link)  # a plain folder left by an older layout
         else:
             link.unlink()
-    tmp = link.with_name(f".{link.name}.swap")
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    tmp.symlink_to(target)
-    os.replace(tmp, link)
+    replace_symlink(link, target)
 
 
 def _format_of(manifest: Path) -> int | None:

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from stls_warehouse.config import paths
+from stls_warehouse.errors import StlsError
 
 # Late: never received by its due date, or received only in rejected form.
 LATE_STATUSES = ("OVERDUE", "REJECTED")
 
 
-class YearNotComplete(RuntimeError):
+class YearNotComplete(StlsError, RuntimeError):
     """An annual output was asked for a year whose returns are not all in."""
 
 

@@ -13,6 +13,8 @@ Layout under `$STLS_HOME/reports/data_docs/`:
 - `<run>/<site>/<validation>.html`: one validation, one row per expectation;
 - `index.html`: every run's sites, newest first (rewritten by each run).
 
+The latest `STLS_KEEP_DATA_DOCS_RUNS` runs are kept (`prune_data_docs`, retention.py).
+
 The one stylesheet (1 KB) is inside each page, so there are no shared assets to copy or
 lose: a page opened on its own, from a zip or a pack, looks the same.
 """
@@ -21,12 +23,15 @@ from __future__ import annotations
 
 import html
 import json
-import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stls_warehouse import retention
+from stls_warehouse.config import Paths
 from stls_warehouse.files import write_atomically
+from stls_warehouse.run_ids import safe_run_id
 
 MAX_FAILING_ROWS = 200
 _CSS = """\
@@ -63,11 +68,6 @@ class Validation:
 
 def _e(value: Any) -> str:
     return "" if value is None else html.escape(str(value))
-
-
-def safe_run_id(run_id: str) -> str:
-    """A run id as a folder or file name of the Data Docs and reports (safe characters only)."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
 
 
 def _page_name(name: str) -> str:
@@ -207,3 +207,28 @@ def root_index_html(sites: list[tuple[str, dict[str, Any]]]) -> str:
         )
     out.append("</table></body></html>")
     return "\n".join(out)
+
+
+def prune_data_docs(home: Paths, keep: int | None = None, *, current: str | None = None) -> list[str]:
+    """Remove Data Docs run folders and data quality pages beyond the `keep` newest runs,
+    except the current run's and those an evidence pack was built with; the runs removed."""
+    keep = retention.setting("STLS_KEEP_DATA_DOCS_RUNS") if keep is None else keep
+    if keep == 0:
+        return []
+    protected = retention.evidence_references(home)["data_docs"] | ({current} if current else set())
+    removed: list[str] = []
+    docs = home.reports / "data_docs"
+    if docs.is_dir():
+        for old in retention.newest_first([p for p in docs.iterdir() if p.is_dir()])[keep:]:
+            if old.name not in protected:
+                shutil.rmtree(old, ignore_errors=True)
+                removed.append(old.name)
+        write_root_index(docs)
+    dq = home.reports / "dq"
+    if dq.is_dir():
+        pages = [p for p in dq.glob("*.html") if p.name != "latest.html"]
+        for old in retention.newest_first(pages)[keep:]:
+            if old.stem not in protected:
+                old.unlink(missing_ok=True)
+                (dq / "runs" / f"{old.stem}.json").unlink(missing_ok=True)
+    return removed

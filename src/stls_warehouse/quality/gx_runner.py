@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 
 from expectations import severity_of
 from stls_warehouse.quality.data_docs import Validation
+from stls_warehouse.run_ids import safe_run_id
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TQDM_DISABLE", "1")
@@ -73,7 +73,7 @@ class GxSession:
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self._source = self.context.data_sources.add_pandas("stls_frames")
         # The run name becomes a folder of the Data Docs: keep it to safe characters.
-        self._run_id = gx.RunIdentifier(run_name=re.sub(r"[^A-Za-z0-9_.-]", "_", run_name or "stls"))
+        self._run_id = gx.RunIdentifier(run_name=safe_run_id(run_name or "stls"))
         self._names: set[str] = set()
         self._suites: dict[str, Any] = {}
         self.seconds = 0.0  # time spent in GX by this session (start-up, validations, docs)

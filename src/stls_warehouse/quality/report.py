@@ -65,7 +65,7 @@ def _cut(value: Any) -> str:
 
 
 def _safe(run_id: str) -> str:
-    from stls_warehouse.quality.data_docs import safe_run_id
+    from stls_warehouse.run_ids import safe_run_id
 
     return safe_run_id(run_id)
 

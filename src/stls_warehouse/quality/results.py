@@ -14,7 +14,6 @@ that records the returns they are about.
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -23,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stls_warehouse.files import write_text_atomically
 from stls_warehouse.quality.gx_runner import CheckResult
 from stls_warehouse.text import safe_text
 from stls_warehouse.warehouse import AUDIT_DDL
@@ -251,12 +251,7 @@ def rows_for_tables(
 
 
 def stage_rows(run_dir: Path, rows: list[CheckRow]) -> Path:
-    target = run_dir / STAGED
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps([r.as_dict() for r in rows], default=str), encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    return write_text_atomically(run_dir / STAGED, json.dumps([r.as_dict() for r in rows], default=str))
 
 
 def read_staged_rows(run_dir: Path) -> list[CheckRow]:

@@ -11,11 +11,12 @@ from decimal import Decimal
 from functools import cache
 
 from stls_warehouse import reference
+from stls_warehouse.errors import StlsError
 
 SEED = "ref_quality_thresholds"
 
 
-class ThresholdMissing(KeyError):
+class ThresholdMissing(StlsError, KeyError):
     """A rule asked for a parameter the seed does not define."""
 
 

@@ -21,14 +21,13 @@ stage never runs and every published file stays as it was.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stls_warehouse.config import Paths
-from stls_warehouse.quality.data_docs import safe_run_id
+from stls_warehouse.config import Paths, settings
+from stls_warehouse.errors import StlsError
 from stls_warehouse.quality.gx_runner import CheckResult, GxSession
 from stls_warehouse.quality.results import (
     CheckRow,
@@ -38,12 +37,16 @@ from stls_warehouse.quality.results import (
     rebuild_mart,
     rows_for_tables,
 )
+from stls_warehouse.run_ids import safe_run_id
 
 STAGE = "warehouse_gate"
 
 
-class GateFailed(RuntimeError):
+class GateFailed(StlsError, RuntimeError):
     """A blocking warehouse check failed: nothing may be published from this warehouse."""
+
+    refusal = True
+    run_note = "nothing was published by this run"
 
     def __init__(self, reasons: list[str], report: Path | None) -> None:
         self.reasons = reasons
@@ -137,7 +140,7 @@ def release_loss_row(home: Paths, con: Any, *, run_id: str, checked_at: Any) -> 
             lost_lines = sum(
                 max(0, count - now_.get(sha, 0)) for sha, count in before.items() if sha not in superseded
             )
-    allowed = os.environ.get(ALLOW_LOSS, "").lower() in ("1", "yes", "true")
+    allowed = settings().allow_release_loss
     failed = bool(lost_returns or lost_lines)
     observed = (
         f"{len(lost_returns)} accepted return(s) and {lost_lines} ledger line(s) of release "
@@ -236,7 +239,7 @@ def gate_warehouse(home: Paths, run_id: str) -> WarehouseGateOutcome:
         con.close()
     if stale:  # every check recorded, this gate's too, published before any GateFailed
         rebuild_mart(home)
-    from stls_warehouse.retention import prune_data_docs
+    from stls_warehouse.quality.data_docs import prune_data_docs
 
     prune_data_docs(home, current=safe_run_id(run_id))  # STLS_KEEP_DATA_DOCS_RUNS (retention.py)
     if outcome.blocking_failures:

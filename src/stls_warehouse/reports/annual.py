@@ -10,13 +10,13 @@ in the release is left out and the report says so. Every figure is read from the
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from stls_warehouse.catalog import kind_for_unit, table_doc
 from stls_warehouse.config import Paths
+from stls_warehouse.files import atomic_path, write_text_atomically
 from stls_warehouse.quality.completeness import require_year_complete, year_completeness
 from stls_warehouse.reference import category_names, service_line_names, sla_label
 from stls_warehouse.reports import charts
@@ -284,12 +284,10 @@ def write_annual_report(home: Paths, financial_year: str) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     html_target = folder / f"annual_review_{financial_year}.html"
     pdf_target = folder / f"annual_review_{financial_year}.pdf"
-    tmp_html = html_target.with_name(f".{html_target.name}.tmp")
-    tmp_pdf = pdf_target.with_name(f".{pdf_target.name}.tmp")
-    tmp_html.write_text(render_html(doc), encoding="utf-8")
-    render_pdf(doc, tmp_pdf)
-    os.replace(tmp_html, html_target)
-    os.replace(tmp_pdf, pdf_target)
+    html = render_html(doc)
+    with atomic_path(pdf_target) as tmp_pdf:
+        render_pdf(doc, tmp_pdf)
+    write_text_atomically(html_target, html)
     return {
         "html": str(html_target),
         "pdf": str(pdf_target),

@@ -38,7 +38,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import tempfile
 import zipfile
 from collections.abc import Iterable
@@ -46,11 +45,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from stls_warehouse import airflow_local, reference, transform
-from stls_warehouse.config import REPO_ROOT, Paths
+from stls_warehouse import reference, transform
+from stls_warehouse.config import REPO_ROOT, Paths, settings
 from stls_warehouse.files import write_atomically
 from stls_warehouse.quality.completeness import require_year_complete, year_completeness
 from stls_warehouse.reports.source import PublishedRelease
+from stls_warehouse.run_logs import last_run_log
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 MAX_LOG_BYTES = 20 * 1024 * 1024
@@ -77,7 +77,7 @@ VOLATILE: dict[str, str] = {
 
 def max_source_bytes() -> int:
     """Above this size a source file is listed by hash, not copied (STLS_EVIDENCE_MAX_SOURCE_MB)."""
-    return int(Decimal(os.environ.get("STLS_EVIDENCE_MAX_SOURCE_MB") or DEFAULT_MAX_SOURCE_MB) * 1024 * 1024)
+    return int((settings().evidence_max_source_mb or Decimal(DEFAULT_MAX_SOURCE_MB)) * 1024 * 1024)
 
 
 def portal_audit_log(home: Paths, financial_year: str) -> Path:
@@ -185,8 +185,8 @@ def collect_members(
     )
     add(
         "logs/airflow_last_run.log",
-        _read(airflow_local.last_run_log(home), home, tail=True),
-        "the last `stls run` (airflow_local.last_run_log)",
+        _read(last_run_log(home), home, tail=True),
+        "the last `stls run` (run_logs.last_run_log)",
     )
     add(
         "logs/dbt.log",
@@ -364,7 +364,8 @@ def _add_sources(pack: _Members, home: Paths, accepted: list[tuple[str, str]]) -
 
 
 def _add_data_docs(pack: _Members, home: Paths, runs: list[str]) -> None:
-    from stls_warehouse.quality.data_docs import root_index_html, safe_run_id
+    from stls_warehouse.quality.data_docs import root_index_html
+    from stls_warehouse.run_ids import safe_run_id
 
     docs = home.reports / "data_docs"
     found = False

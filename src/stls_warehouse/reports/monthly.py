@@ -8,15 +8,15 @@ Every figure is read from the current published release.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any
 
 from stls_warehouse.config import Paths
+from stls_warehouse.errors import StlsError
+from stls_warehouse.files import write_text_atomically
 from stls_warehouse.periods import LedgerPeriod, financial_year_of, parse_financial_year
 from stls_warehouse.reference import high_needs_condition, service_line_names, sla_label, slas
 from stls_warehouse.reports import charts
@@ -53,8 +53,10 @@ FORECAST_COLUMNS = (
 )
 
 
-class BadPeriod(ValueError):
+class BadPeriod(StlsError, ValueError):
     """The period asked for is not a ledger period (2021-22-P07) or a month (2021-10)."""
+
+    exit_code = 2
 
 
 def parse_period(text: str | int, financial_year: str | None = None) -> LedgerPeriod:
@@ -101,7 +103,7 @@ def write_monthly_report(
     )
     report = build_monthly_report(home, ledger_period)
     target = home.reports / "monthly" / f"monthly_{ledger_period.key}.html"
-    _write_atomically(target, report.html)
+    write_text_atomically(target, report.html)
     return {"report": str(target), "period": ledger_period.key, "release_id": report.release_id}
 
 
@@ -113,13 +115,6 @@ def latest_period(home: Paths) -> LedgerPeriod | None:
             "and status = 'ACCEPTED' and not ends_with(period_key, 'P13')"
         )[0]
     return parse_period(row[0]) if row and row[0] else None
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
 
 
 def _month_name(period: LedgerPeriod) -> str:

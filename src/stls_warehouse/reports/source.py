@@ -11,13 +11,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from stls_warehouse.config import Paths
+from stls_warehouse.config import SYNTHETIC_MARKER, Paths
+from stls_warehouse.errors import StlsError
+from stls_warehouse.quality.completeness import Completeness, year_completeness
 
 if TYPE_CHECKING:
     from stls_warehouse.quality.completeness import Completeness
 
 
-class NothingPublished(RuntimeError):
+class NothingPublished(StlsError, RuntimeError):
     """No release has been published yet."""
 
 
@@ -57,8 +59,6 @@ class PublishedRelease:
     def synthetic_note(self) -> str | None:
         """What a report built from the synthetic generator's returns says on its first page;
         None when no return of this release came from the generator."""
-        from stls_warehouse.synthetic.generator import SYNTHETIC_MARKER
-
         marker = self.home.home / SYNTHETIC_MARKER
         if not marker.exists():
             return None
@@ -92,7 +92,5 @@ class PublishedRelease:
 def published_year_completeness(home: Paths, financial_year: str) -> Completeness:
     """Is the year complete in the current published release? (Here, not in
     `quality.completeness`: reports read quality, never the other way round.)"""
-    from stls_warehouse.quality.completeness import year_completeness
-
     with PublishedRelease(home) as release:
         return year_completeness(release.con, financial_year)

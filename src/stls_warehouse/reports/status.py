@@ -16,8 +16,8 @@ BLOCKED_MARK = "Publication blocked by the warehouse gate"
 
 
 def print_status(home: Paths) -> int:
-    from stls_warehouse import airflow_local
     from stls_warehouse.reports.source import NothingPublished, PublishedRelease
+    from stls_warehouse.run_logs import run_log_dir
 
     print(f"STLS_HOME: {home.home}")
     outstanding: list[str] = []
@@ -33,7 +33,7 @@ def print_status(home: Paths) -> int:
     except NothingPublished:
         print("Current release: none yet (run `stls run`)")
 
-    record = airflow_local.run_log_dir(home) / "last_run.json"
+    record = run_log_dir(home) / "last_run.json"
     try:
         last: dict[str, Any] | None = json.loads(record.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from stls_warehouse import reference
+from stls_warehouse.config import SYNTHETIC_MARKER
 from stls_warehouse.intake.writers import render_kpi, render_ledger, write_if_changed
 from stls_warehouse.periods import kpi_months
 from stls_warehouse.synthetic.kpi import kpi_series
@@ -40,7 +41,6 @@ DEFAULT_SEED = 2021
 # Beside the landing folder ($STLS_HOME/synthetic_returns.sha256): the SHA-256 of every
 # return the generator wrote, so that a report built from them says, on its first page,
 # that its figures are synthetic (reports.source.PublishedRelease.synthetic_note).
-SYNTHETIC_MARKER = "synthetic_returns.sha256"
 
 T = TypeVar("T")
 
