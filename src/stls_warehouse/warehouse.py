@@ -9,13 +9,15 @@ and publishes it as `marts.mart_data_quality_results`.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import duckdb
 
-# audit.dq_results: one row per check per return or table per run (quality.results.CheckRow).
+# audit.dq_results: one row per check per return or table per run (warehouse.CheckRow).
 DQ_RESULTS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("run_id", "varchar not null"),
     ("checked_at", "timestamp not null"),
@@ -185,3 +187,77 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
         if path.stat().st_mode & 0o007:
             path.chmod(0o640)  # owner and group only: it holds every school's lines
     return con
+
+
+# --- rows of audit.dq_results: every check's outcome, written by each stage that checks ----
+# (here beside the table's DDL, so intake records a check without importing quality; the
+# quality package builds and reads them: quality.results)
+
+PASSED = "PASSED"
+FAILED = "FAILED"
+
+
+@dataclass
+class CheckRow:
+    run_id: str
+    checked_at: datetime
+    stage: str
+    suite: str
+    rule: str
+    code: str
+    severity: str
+    outcome: str
+    message: str
+    table_name: str | None = None
+    file_sha256: str | None = None
+    file_name: str | None = None
+    sla_code: str | None = None
+    period_key: str | None = None
+    checked_count: int | None = None
+    failing_count: int = 0
+    row_refs: str | None = None
+    observed: str | None = None
+    expected: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == FAILED
+
+    @property
+    def blocks(self) -> bool:
+        return self.failed and self.severity == "blocking"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def now() -> datetime:
+    """Checked-at times are UTC, stored without a zone (DuckDB `timestamp`)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _dq_arrow_schema() -> Any:
+    import pyarrow as pa
+
+    types = {"varchar": pa.string(), "timestamp": pa.timestamp("us"), "integer": pa.int32()}
+    return pa.schema([(name, types[kind.split()[0]]) for name, kind in DQ_RESULTS_COLUMNS])
+
+
+def append_rows(con: Any, rows: list[CheckRow]) -> None:
+    """Append a run's rows; rows of the same run and stage recorded before are replaced,
+    so a retried task records its checks once."""
+    if not rows:
+        return
+    import pyarrow as pa
+
+    names = [name for name, _ in DQ_RESULTS_COLUMNS]
+    dq_rows = pa.Table.from_pylist(
+        [{n: getattr(r, n) for n in names} for r in rows], schema=_dq_arrow_schema()
+    )
+    for run_id, stage in sorted({(r.run_id, r.stage) for r in rows}):
+        con.execute("delete from audit.dq_results where run_id = ? and stage = ?", [run_id, stage])
+    con.register("dq_rows", dq_rows)
+    try:
+        con.execute(f"insert into audit.dq_results select {', '.join(names)} from dq_rows")
+    finally:
+        con.unregister("dq_rows")

@@ -7,15 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from stls_warehouse.quality.results import (
-    FAILED,
-    PASSED,
-    CheckRow,
-    append_rows,
-    ensure_tables,
-    record_return_warnings,
-)
-from stls_warehouse.warehouse import connect
+from stls_warehouse.quality.results import ensure_tables, record_return_warnings
+from stls_warehouse.warehouse import FAILED, PASSED, CheckRow, append_rows, connect
 
 
 def _row(

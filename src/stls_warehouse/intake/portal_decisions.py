@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stls_warehouse.decisions import Decision, DecisionInvalid, parse
-from stls_warehouse.quality.results import FAILED, CheckRow
+from stls_warehouse.warehouse import FAILED, CheckRow
 
 if TYPE_CHECKING:
     import duckdb
@@ -111,8 +111,7 @@ def _row(decision: Decision, relative: str, loaded_at: datetime) -> tuple[Any, .
 
 def load_decisions(root: Path, warehouse: Path, *, run_id: str) -> DecisionsLoaded:
     """Append every decision file under `root` not loaded yet; report and skip bad files."""
-    from stls_warehouse.quality.results import append_rows, now
-    from stls_warehouse.warehouse import connect
+    from stls_warehouse.warehouse import append_rows, connect, now
 
     outcome = DecisionsLoaded()
     loaded_at = now()

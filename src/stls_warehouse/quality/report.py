@@ -29,7 +29,7 @@ from typing import Any
 
 from stls_warehouse.config import Paths
 from stls_warehouse.files import write_atomically
-from stls_warehouse.quality.results import CheckRow
+from stls_warehouse.warehouse import CheckRow
 
 _STATUSES = (
     ("ACCEPTED", "accepted"),
@@ -144,8 +144,7 @@ def write_intake_summary(
 ) -> Path:
     """The page after a run's load, before (or without) the warehouse gate; `outcome` (from
     `run_outcome`) is kept beside it for the warehouse gate's page of the same run."""
-    from stls_warehouse.quality.results import now
-    from stls_warehouse.warehouse import connect
+    from stls_warehouse.warehouse import connect, now
 
     if outcome is not None:
         write_atomically(_outcome_path(home, run_id), (json.dumps(outcome, indent=1) + "\n").encode("utf-8"))
@@ -167,9 +166,9 @@ def write_summary(
     gated: bool = True,
 ) -> Path:
     """Write the run's summary page; its path."""
-    from stls_warehouse.quality.results import COLUMNS
+    from stls_warehouse.warehouse import DQ_RESULTS_COLUMNS
 
-    names = [name for name, _ in COLUMNS]
+    names = [name for name, _ in DQ_RESULTS_COLUMNS]
     recorded = con.execute(
         f"select {', '.join(names)} from audit.dq_results where run_id = ? and stage <> 'warehouse_gate'",
         [run_id],

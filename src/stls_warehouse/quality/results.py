@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,58 +24,16 @@ from typing import TYPE_CHECKING, Any
 from stls_warehouse.files import write_text_atomically
 from stls_warehouse.quality.gx_runner import CheckResult
 from stls_warehouse.text import safe_text
-from stls_warehouse.warehouse import AUDIT_DDL
-from stls_warehouse.warehouse import DQ_RESULTS_COLUMNS as COLUMNS
+from stls_warehouse.warehouse import AUDIT_DDL, FAILED, PASSED, CheckRow, append_rows
 
 if TYPE_CHECKING:
     from stls_warehouse.config import Paths
 
-PASSED = "PASSED"
-FAILED = "FAILED"
 MART_MODEL = "mart_data_quality_results"
 MART = f"marts.{MART_MODEL}"
 STAGED = Path("quality") / "checks.json"
 
 _MAX_TEXT = 500
-
-
-@dataclass
-class CheckRow:
-    run_id: str
-    checked_at: datetime
-    stage: str
-    suite: str
-    rule: str
-    code: str
-    severity: str
-    outcome: str
-    message: str
-    table_name: str | None = None
-    file_sha256: str | None = None
-    file_name: str | None = None
-    sla_code: str | None = None
-    period_key: str | None = None
-    checked_count: int | None = None
-    failing_count: int = 0
-    row_refs: str | None = None
-    observed: str | None = None
-    expected: str | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.outcome == FAILED
-
-    @property
-    def blocks(self) -> bool:
-        return self.failed and self.severity == "blocking"
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def now() -> datetime:
-    """Checked-at times are UTC, stored without a zone (DuckDB `timestamp`)."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def _text(value: Any) -> str | None:
@@ -265,31 +222,6 @@ def read_staged_rows(run_dir: Path) -> list[CheckRow]:
 def ensure_tables(con: Any) -> None:
     """The audit tables on a connection not opened by `warehouse.connect` (which makes them)."""
     con.execute(AUDIT_DDL)
-
-
-def _arrow_schema() -> Any:
-    import pyarrow as pa
-
-    types = {"varchar": pa.string(), "timestamp": pa.timestamp("us"), "integer": pa.int32()}
-    return pa.schema([(name, types[kind.split()[0]]) for name, kind in COLUMNS])
-
-
-def append_rows(con: Any, rows: list[CheckRow]) -> None:
-    """Append a run's rows; rows of the same run and stage recorded before are replaced,
-    so a retried task records its checks once."""
-    if not rows:
-        return
-    import pyarrow as pa
-
-    names = [name for name, _ in COLUMNS]
-    dq_rows = pa.Table.from_pylist([{n: getattr(r, n) for n in names} for r in rows], schema=_arrow_schema())
-    for run_id, stage in sorted({(r.run_id, r.stage) for r in rows}):
-        con.execute("delete from audit.dq_results where run_id = ? and stage = ?", [run_id, stage])
-    con.register("dq_rows", dq_rows)
-    try:
-        con.execute(f"insert into audit.dq_results select {', '.join(names)} from dq_rows")
-    finally:
-        con.unregister("dq_rows")
 
 
 def mart_is_current(con: Any) -> bool:

@@ -84,7 +84,7 @@ def gate_returns(
     """Validate the run's staged returns. The ledger lines are validated in chunks of whole
     returns of about `chunk_lines` lines (default `CHUNK_LINES`), so that memory does not grow
     with the run; each chunk's results are merged into one result per rule."""
-    from stls_warehouse.quality.results import now
+    from stls_warehouse.warehouse import now
 
     checked_at = now()
     records = read_staged(run_dir)

@@ -29,15 +29,9 @@ from typing import Any
 from stls_warehouse.config import Paths, settings
 from stls_warehouse.errors import StlsError
 from stls_warehouse.quality.gx_runner import CheckResult, GxSession
-from stls_warehouse.quality.results import (
-    CheckRow,
-    append_rows,
-    mart_is_current,
-    now,
-    rebuild_mart,
-    rows_for_tables,
-)
+from stls_warehouse.quality.results import mart_is_current, rebuild_mart, rows_for_tables
 from stls_warehouse.run_ids import safe_run_id
+from stls_warehouse.warehouse import CheckRow, append_rows, now
 
 STAGE = "warehouse_gate"
 
