@@ -77,6 +77,7 @@ def _resubmit(landing: Path, multiplier: int, change: Decimal) -> None:
     """A corrected return for the same SLA and period: one amount changed, sent as CSV."""
     from stls_warehouse.intake.writers import write_ledger
     from stls_warehouse.synthetic import generate_returns
+    from stls_warehouse.synthetic.render import canonical_ledger_row
 
     sla, year, period = RESUBMITTED
     ledger = generate_returns(
@@ -84,22 +85,7 @@ def _resubmit(landing: Path, multiplier: int, change: Decimal) -> None:
     ).ledgers[0]
     lines = list(ledger.lines)
     lines[0] = replace(lines[0], amount=lines[0].amount + change)
-    rows = [
-        {
-            "sla_code": line.sla_code,
-            "financial_year": line.financial_year,
-            "period": str(line.period),
-            "line_ref": line.line_ref,
-            "posting_date": line.posting_date.isoformat(),
-            "cost_centre": line.cost_centre,
-            "account_code": line.account_code,
-            "fund_strand": line.fund_strand,
-            "description": line.description,
-            "amount": str(line.amount),
-            "is_overhead_recharge": "Y" if line.is_overhead_recharge else "N",
-        }
-        for line in lines
-    ]
+    rows = [canonical_ledger_row(line) for line in lines]
     path = landing / f"{ledger.file_name('csv')}"
     write_ledger(path, rows)
     later = time.time() + 60

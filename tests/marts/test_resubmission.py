@@ -24,6 +24,7 @@ import pytest
 
 from stls_warehouse.intake.writers import write_ledger
 from stls_warehouse.synthetic import LedgerLine, SyntheticReturns
+from stls_warehouse.synthetic.render import canonical_ledger_row
 from tests.marts.harness import AS_OF, REPUBLISH_BUILD, query, run_pipeline_without_publishing
 
 pytestmark = pytest.mark.slow
@@ -31,22 +32,6 @@ pytestmark = pytest.mark.slow
 YEAR, PERIOD = "2023-24", 7
 KEY = f"{YEAR}-P{PERIOD:02d}"
 RAISE = Decimal("1000.00")
-
-
-def _csv_row(line: LedgerLine) -> dict[str, str]:
-    return {
-        "sla_code": line.sla_code,
-        "financial_year": line.financial_year,
-        "period": str(line.period),
-        "line_ref": line.line_ref,
-        "posting_date": line.posting_date.isoformat(),
-        "cost_centre": line.cost_centre,
-        "account_code": line.account_code,
-        "fund_strand": line.fund_strand,
-        "description": line.description,
-        "amount": str(line.amount),
-        "is_overhead_recharge": "Y" if line.is_overhead_recharge else "N",
-    }
 
 
 def _ledger(generated: SyntheticReturns, sla: str) -> tuple[LedgerLine, ...]:
@@ -71,7 +56,7 @@ def resubmitted(
         (f"LEDGER_SWA_{YEAR}_P{PERIOD:02d}.csv", swa),
         (f"LEDGER_THA_{YEAR}_P{PERIOD:02d}.csv", [nil]),
     ):
-        path = write_ledger(home / "landing" / name, [_csv_row(line) for line in lines])
+        path = write_ledger(home / "landing" / name, [canonical_ledger_row(line) for line in lines])
         os.utime(path, (later, later))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STLS_HOME", str(home))

@@ -52,6 +52,24 @@ def ledger_rows(ledger: LedgerReturn, profile: SlaProfile) -> list[dict[str, Cel
     return [_ledger_row(line, profile) for line in ledger.lines]
 
 
+def canonical_ledger_row(line: LedgerLine) -> dict[str, str]:
+    """A line as the contract's plain CSV writes it (ISO dates, Y/N flags, decimal text), for
+    tests and benchmarks that build one return by hand."""
+    return {
+        "sla_code": line.sla_code,
+        "financial_year": line.financial_year,
+        "period": str(line.period),
+        "line_ref": line.line_ref,
+        "posting_date": line.posting_date.isoformat(),
+        "cost_centre": line.cost_centre,
+        "account_code": line.account_code,
+        "fund_strand": line.fund_strand,
+        "description": line.description,
+        "amount": str(line.amount),
+        "is_overhead_recharge": "Y" if line.is_overhead_recharge else "N",
+    }
+
+
 def _ledger_row(line: LedgerLine, profile: SlaProfile) -> dict[str, Cell]:
     row: dict[str, Cell] = {
         "sla_code": line.sla_code,
