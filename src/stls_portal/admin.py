@@ -52,7 +52,7 @@ class PortalUserChangeForm(AccessForm, UserChangeForm):  # type: ignore[type-arg
     pass
 
 
-class PortalUserCreationForm(AccessForm, AdminUserCreationForm):  # type: ignore[type-arg]
+class PortalUserCreationForm(AccessForm, AdminUserCreationForm):
     pass
 
 

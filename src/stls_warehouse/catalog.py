@@ -129,7 +129,7 @@ def table_doc(name: str) -> TableDoc:
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
-    import yaml  # type: ignore[import-untyped]
+    import yaml
 
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from stls_warehouse.config import paths
 from stls_warehouse.errors import StlsError
 from stls_warehouse.locking import run_lock
+from stls_warehouse.run_logs import run_log_dir
 
 
 class _Parser(argparse.ArgumentParser):
@@ -129,7 +130,7 @@ def _record_run(home: Any, watcher: Any, code: int) -> None:
         "summary": run_summary(watcher),
         "log": str(airflow_local.last_run_log(home)),
     }
-    target = airflow_local.run_log_dir(home) / "last_run.json"
+    target = run_log_dir(home) / "last_run.json"
     write_atomically(target, (json.dumps(record, indent=1) + "\n").encode("utf-8"), mode=0o644)
 
 

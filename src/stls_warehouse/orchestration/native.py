@@ -73,7 +73,7 @@ def _redis(db: int, *args: str, host: str = "127.0.0.1", port: int = 6379) -> No
 
     client = redis.Redis(host=host, port=port, db=db)
     try:
-        client.execute_command(*args)
+        client.execute_command(*args)  # type: ignore[no-untyped-call]
     finally:
         client.close()
 

@@ -54,7 +54,7 @@ class LandingZoneTrigger(BaseEventTrigger):
     """Fires an event naming the waiting files whenever a new, settled set is waiting."""
 
     def __init__(self, landing: str, raw_root: str, poke_interval: float = 10.0, **kwargs: Any) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.landing = landing
         self.raw_root = raw_root
         self.poke_interval = poke_interval
@@ -79,7 +79,7 @@ class LandingZoneTrigger(BaseEventTrigger):
 
                 names = sorted(display(name) for name, _, _ in waiting)
                 self.log.info("%d file(s) waiting in %s", len(names), self.landing)
-                yield TriggerEvent({"count": len(names), "files": names[:50]})
+                yield TriggerEvent({"count": len(names), "files": names[:50]})  # type: ignore[no-untyped-call]
                 announced = waiting
             previous = waiting
             await asyncio.sleep(self.poke_interval)

@@ -23,9 +23,8 @@ from stls_warehouse.publish.exports import (
     FORMULA_PATTERN,
     connect_quietly,
     duckdb_storage_number,
-    quote_ident,
-    sql_string,
 )
+from stls_warehouse.sql import quote_ident, sql_string
 
 
 class AuditFailed(StlsError, RuntimeError):
@@ -113,7 +112,7 @@ def audit_candidate(release_dir: Path, manifest: dict[str, Any]) -> None:
 
 def verify_release(release_dir: Path) -> dict[str, Any]:
     """An existing release's files still match its manifest (before a rollback or republish)."""
-    manifest = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest: dict[str, Any] = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
     problems = [
         f"{name} does not match the manifest"
         for name, entry in manifest.get("files", {}).items()

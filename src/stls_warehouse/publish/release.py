@@ -55,6 +55,7 @@ from stls_warehouse.publish.audit import (
     sha256_of,
     verify_release,
 )
+from stls_warehouse.sql import quote_ident, sql_string
 
 # The fixed tables of spec/marts.md; every other table dbt builds in `marts` is published too
 # (the submission ledger and the data quality results, for auditors, included).
@@ -133,7 +134,8 @@ def release_manifest(release: Path) -> dict[str, Any] | None:
     """A release folder's manifest (at the older path `parquet/manifest.json` in early releases)."""
     for candidate in (release / "manifest.json", release / "parquet" / "manifest.json"):
         if candidate.exists():
-            return json.loads(candidate.read_text(encoding="utf-8"))
+            manifest: dict[str, Any] = json.loads(candidate.read_text(encoding="utf-8"))
+            return manifest
     return None
 
 
@@ -176,7 +178,7 @@ def publish(paths: Paths) -> dict[str, Any]:
         spill.mkdir(parents=True, exist_ok=True)
         con = exports.connect_quietly(spill_to=spill)
         try:
-            con.execute(f"attach {exports.sql_string(str(paths.warehouse))} as wh (read_only)")
+            con.execute(f"attach {sql_string(str(paths.warehouse))} as wh (read_only)")
             sources = _sources(con)
             checksums = {t: canonical_checksum(con, r) for t, r in sources.items()}
             if _unchanged(current, checksums):
@@ -363,7 +365,7 @@ def code_version() -> str:
 
 
 def _sources(con: Any) -> dict[str, str]:
-    sources = {t: f"wh.marts.{exports.quote_ident(t)}" for t in published_tables(con, "wh")}
+    sources = {t: f"wh.marts.{quote_ident(t)}" for t in published_tables(con, "wh")}
     if DATA_QUALITY_RESULTS in sources:
         sources[DATA_QUALITY_RESULTS] = _DQ_FOR_EVERY_READER_SQL
     return dict(sorted(sources.items()))

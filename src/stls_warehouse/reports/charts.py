@@ -58,7 +58,7 @@ def money_labels(values: Sequence[float]) -> list[str]:
 def _money_axis(axis: Any) -> None:
     from matplotlib.ticker import Formatter
 
-    class MoneyFormatter(Formatter):  # type: ignore[misc]
+    class MoneyFormatter(Formatter):
         def format_ticks(self, values: Sequence[float]) -> list[str]:
             return money_labels(list(values))
 

@@ -81,7 +81,8 @@ class PublishedRelease:
         return {str(r[0]): str(r[1]) for r in self.con.execute(f'describe "{table}"').fetchall()}
 
     def rows(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        return self.con.execute(sql, params or []).fetchall()
+        rows: list[tuple[Any, ...]] = self.con.execute(sql, params or []).fetchall()
+        return rows
 
     def records(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
         cursor = self.con.execute(sql, params or [])
