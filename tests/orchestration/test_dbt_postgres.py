@@ -28,13 +28,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 DATABASE = "stls_dbt_it" + os.environ.get("STLS_TEST_PG_SUFFIX", "")  # parallel checkouts set a suffix
 AS_OF = "2022-09-30"
 SLAS = ["SWA", "CSN", "CPD"]
-RAW_TABLES = [
-    "submissions",
-    "ledger_lines",
-    "kpi_values",
-    "submission_changes",
-    "return_warnings",
-    "portal_decisions",
+# The sources dbt reads: the landing tables and the check rows (audit.dq_results).
+SOURCE_TABLES = [
+    ("raw", "submissions"),
+    ("raw", "ledger_lines"),
+    ("raw", "kpi_values"),
+    ("raw", "submission_changes"),
+    ("raw", "return_warnings"),
+    ("raw", "portal_decisions"),
+    ("audit", "dq_results"),
 ]
 MARTS = sorted(path.stem for path in (DBT_PROJECT_DIR / "models" / "marts").glob("*/*.sql"))
 
@@ -152,7 +154,7 @@ def _add_a_query_and_decisions(home: Any) -> None:
 
 
 def _copy_raw_tables(duckdb_path: Path) -> None:
-    """The landing tables, created by the warehouse's own DDL, rows copied as they are."""
+    """The tables dbt reads, created by the warehouse's own DDL, rows copied as they are."""
     import duckdb
 
     from stls_warehouse.warehouse import RAW_DDL
@@ -161,10 +163,10 @@ def _copy_raw_tables(duckdb_path: Path) -> None:
     try:
         with _pg_connect(DATABASE) as target:
             target.execute(RAW_DDL)
-            for table in RAW_TABLES:
-                columns = ", ".join(_columns(source, "raw", table))
-                rows = source.execute(f"select {columns} from raw.{table}").fetchall()
-                with target.cursor().copy(f"copy raw.{table} ({columns}) from stdin") as copy:
+            for schema, table in SOURCE_TABLES:
+                columns = ", ".join(_columns(source, schema, table))
+                rows = source.execute(f"select {columns} from {schema}.{table}").fetchall()
+                with target.cursor().copy(f"copy {schema}.{table} ({columns}) from stdin") as copy:
                     for row in rows:
                         copy.write_row(row)
     finally:
