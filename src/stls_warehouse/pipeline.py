@@ -220,9 +220,11 @@ def publish_release() -> dict[str, Any]:
         publication_status,
         publish,
     )
+    from stls_warehouse.quality.results import ensure_mart_current
 
     home = paths().ensure()
     before = (current_manifest(home) or {}).get("release_id")
+    ensure_mart_current(home)  # every check recorded is published, gate or no gate
     manifest = publish(home)
     status = publication_status(home) or {}
     return {

@@ -255,6 +255,23 @@ def rebuild_mart(home: Paths) -> None:
     run_dbt(home, "run", "--quiet", "--select", f"+{MART_MODEL}")
 
 
+def ensure_mart_current(home: Paths) -> bool:
+    """Rebuild the published table when it lacks a check recorded since (a publication
+    without the warehouse gate before it, such as a backfill's); whether it rebuilt."""
+    from stls_warehouse.warehouse import connect
+
+    if not home.warehouse.exists():
+        return False
+    con = connect(home.warehouse, read_only=True)
+    try:
+        stale = not mart_is_current(con)
+    finally:
+        con.close()
+    if stale:
+        rebuild_mart(home)
+    return stale
+
+
 # The return gate's warnings as the raw source of the returns' queries (dbt source
 # returns.return_warnings): the same rows as in audit.dq_results, kept in step with it, so a
 # retried run's rows replace its earlier ones and a warehouse loaded before the table existed
