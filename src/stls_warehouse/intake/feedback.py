@@ -13,7 +13,7 @@ import html
 import io
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +24,9 @@ from stls_warehouse.files import UMASK_MODE, write_atomically
 
 if TYPE_CHECKING:
     import duckdb
+
+    from stls_warehouse.intake.problems import ProblemDict
+    from stls_warehouse.intake.stage import StagedOutcome
 
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -99,10 +102,10 @@ def _atomic_write(path: Path, data: bytes) -> None:
 # --- the rejection report ----------------------------------------------------------------
 
 
-def rejection_rows(record: Mapping[str, Any]) -> list[list[Any]]:
-    """The problems of a staged outcome as the report's table (header first)."""
+def rejection_rows(problems: Sequence[ProblemDict]) -> list[list[Any]]:
+    """A staged outcome's problems (its errors or its warnings) as the report's table (header first)."""
     rows: list[list[Any]] = [list(REPORT_COLUMNS)]
-    for number, problem in enumerate(record["errors"], start=1):
+    for number, problem in enumerate(problems, start=1):
         rows.append(
             [
                 number,
@@ -119,11 +122,11 @@ def rejection_rows(record: Mapping[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def write_rejection_report(folder: Path, record: Mapping[str, Any], received_at: datetime) -> None:
+def write_rejection_report(folder: Path, record: StagedOutcome, received_at: datetime) -> None:
     """`rejection.json` (the full outcome) and `rejection.xlsx` (for the school) in `folder`."""
     report = dict(record) | {"received_at": received_at.isoformat(), "status": "REJECTED"}
     _atomic_write(folder / "rejection.json", json.dumps(report, indent=1).encode("utf-8"))
-    about = [
+    about: list[list[Any]] = [
         ["", ""],
         ["file", record["file"]],
         ["received", received_at.strftime("%Y-%m-%d %H:%M UTC")],
@@ -135,12 +138,12 @@ def write_rejection_report(folder: Path, record: Mapping[str, Any], received_at:
         ["what to do", "Correct every problem listed on the Problems sheet, then send the whole file again."],
     ]
     sheets: list[tuple[str, Sequence[Sequence[Any]]]] = [
-        ("Problems", rejection_rows(record)),
+        ("Problems", rejection_rows(record["errors"])),
         ("About", about),
     ]
     warnings = record.get("warnings") or []
     if warnings:
-        sheets.append(("Warnings", rejection_rows({"errors": warnings})))
+        sheets.append(("Warnings", rejection_rows(warnings)))
     write_xlsx(folder / "rejection.xlsx", sheets)
 
 

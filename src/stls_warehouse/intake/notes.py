@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stls_warehouse import reference
 from stls_warehouse.config import Paths
 from stls_warehouse.files import write_text_atomically
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def feedback_notes(home: Paths, wanted: list[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -32,7 +35,7 @@ def feedback_notes(home: Paths, wanted: list[tuple[str, str]]) -> list[dict[str,
     return [{k: note[k] for k in ("file", "status", "errors", "warnings", "path")} for note in written]
 
 
-def _note(con: Any, home: Paths, sha: str, name: str) -> dict[str, Any] | None:
+def _note(con: duckdb.DuckDBPyConnection, home: Paths, sha: str, name: str) -> dict[str, Any] | None:
     cursor = con.execute(
         "select original_name, cast(received_at as varchar), return_type, sla_code, period_key, status, "
         "version, supersedes_sha256, problems_json from raw.submissions "

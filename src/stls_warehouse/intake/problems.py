@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TypedDict, cast
 
 from stls_warehouse.errors import StlsError
 from stls_warehouse.text import safe_text
@@ -65,6 +65,30 @@ UNREADABLE_CODES = frozenset(
 FILE_LEVEL_CODES = UNREADABLE_CODES | {Code.FILENAME_INVALID}
 
 
+class ProblemDict(TypedDict):
+    """A problem as staged and recorded (`Problem.as_dict()`): every field, None when unset."""
+
+    code: str
+    message: str
+    sheet: str | None
+    row: int | None
+    column: str | None
+    value: str | None
+    expected: str | None
+    rule: str | None
+    cell: str | None
+
+
+class ContractProblem(TypedDict):
+    """A problem as `stls validate --json` promises it (spec/returns.md)."""
+
+    code: str
+    message: str
+    sheet: str | None
+    row: int | None
+    column: str | None
+
+
 @dataclass(frozen=True)
 class Problem:
     code: str
@@ -84,10 +108,10 @@ class Problem:
             if isinstance(text, str):
                 object.__setattr__(self, name, safe_text(text))
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def as_dict(self) -> ProblemDict:
+        return cast(ProblemDict, asdict(self))
 
-    def contract_dict(self) -> dict[str, Any]:
+    def contract_dict(self) -> ContractProblem:
         """The fields `stls validate --json` promises (spec/returns.md)."""
         return {
             "code": self.code,

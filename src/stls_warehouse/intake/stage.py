@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from stls_warehouse.files import atomic_path, write_text_atomically
 from stls_warehouse.intake.contract import CONTRACTS, ReturnContract
+from stls_warehouse.intake.problems import ProblemDict
 from stls_warehouse.intake.raw_zone import RawZone
 from stls_warehouse.intake.validate import ValidationResult, validate_return
 
@@ -45,8 +46,8 @@ class StagedOutcome(TypedDict):
     is_nil_return: bool
     line_count: int
     amount_total: str | None  # exact decimal, as text
-    errors: list[dict[str, Any]]  # Problem.as_dict()
-    warnings: list[dict[str, Any]]
+    errors: list[ProblemDict]
+    warnings: list[ProblemDict]
 
 
 def arrow_schema(contract: ReturnContract) -> Any:
@@ -173,7 +174,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _write_json(target: Path, record: Mapping[str, Any]) -> None:
+def _write_json(target: Path, record: StagedOutcome) -> None:
     write_text_atomically(target, json.dumps(record, indent=1, default=_json_default))
 
 
@@ -183,24 +184,22 @@ def _json_default(value: Any) -> Any:
     raise TypeError(type(value))
 
 
-def read_staged(run_dir: Path) -> list[dict[str, Any]]:
+def read_staged(run_dir: Path) -> list[StagedOutcome]:
     """Staged outcomes of a run, in received order (modification time, then name)."""
-    records: list[dict[str, Any]] = [
-        json.loads(p.read_text(encoding="utf-8")) for p in run_dir.glob("*.json")
-    ]
+    records = [cast(StagedOutcome, json.loads(p.read_text(encoding="utf-8"))) for p in run_dir.glob("*.json")]
     return sorted(records, key=received_order)
 
 
-def received_order(record: Mapping[str, Any]) -> tuple[int, str]:
+def received_order(record: StagedOutcome) -> tuple[int, str]:
     """Within one batch a later modification time, then a later name, is received later."""
     return (record["mtime_ns"] or 0, record["file"])
 
 
-def rewrite_staged(run_dir: Path, record: Mapping[str, Any]) -> None:
+def rewrite_staged(run_dir: Path, record: StagedOutcome) -> None:
     _write_json(run_dir / f"{stage_key(record)}.json", record)
 
 
-def stage_key(record: Mapping[str, Any]) -> str:
+def stage_key(record: StagedOutcome) -> str:
     """One staged outcome per (bytes, name): the same bytes landed under two names are two
     receipts (the later a DUPLICATE), so neither may overwrite the other's record."""
     import hashlib

@@ -16,13 +16,14 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from stls_warehouse.intake import changes, feedback
 from stls_warehouse.intake.contract import KPI, LEDGER
+from stls_warehouse.intake.problems import ProblemDict
 from stls_warehouse.intake.raw_zone import RawZone
 from stls_warehouse.intake.record import write_missing
-from stls_warehouse.intake.stage import read_staged
+from stls_warehouse.intake.stage import StagedOutcome, read_staged
 from stls_warehouse.warehouse import connect
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def load_staged(
     staged = _share_gate_verdicts(read_staged(run_dir))
     summary = LoadSummary()
     receipts: list[tuple[str, str]] = []
-    rejected: list[dict[str, Any]] = []
+    rejected: list[StagedOutcome] = []
     compared: list[changes.Comparison] = []
     con = connect(warehouse)
     try:
@@ -100,10 +101,10 @@ def load_staged(
     return summary
 
 
-def _share_gate_verdicts(staged: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _share_gate_verdicts(staged: list[StagedOutcome]) -> list[StagedOutcome]:
     """Identical bytes staged under two names hold identical lines, so a quality-gate rejection
     of one (the gate keys its verdicts by hash) holds for both."""
-    gate_errors: dict[str, list[dict[str, Any]]] = {}
+    gate_errors: dict[str, list[ProblemDict]] = {}
     for record in staged:
         found = [e for e in record["errors"] if e.get("rule")]
         if found:
@@ -119,7 +120,7 @@ def _share_gate_verdicts(staged: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _record(
     con: duckdb.DuckDBPyConnection,
     run_dir: Path,
-    record: dict[str, Any],
+    record: StagedOutcome,
     received_at: datetime,
     compared: list[changes.Comparison],
 ) -> str:
@@ -166,7 +167,7 @@ def _record(
     )
     if previous is not None:
         comparison = changes.compare(
-            record["return_type"],
+            cast(str, record["return_type"]),  # an accepted return's type is known
             _rows(con, table, columns, previous[0]),
             _rows(con, table, columns, sha),
             sla_code=record["sla_code"],
@@ -232,7 +233,7 @@ def _write_change_pages(zone: RawZone, comparison: changes.Comparison) -> None:
 
 def _insert_submission(
     con: duckdb.DuckDBPyConnection,
-    record: dict[str, Any],
+    record: StagedOutcome,
     received_at: datetime,
     status: str,
     version: int | None,
@@ -272,7 +273,7 @@ def _insert_submission(
     )
 
 
-def _quarantine(zone: RawZone, quarantine: Path, record: dict[str, Any], received_at: datetime) -> None:
+def _quarantine(zone: RawZone, quarantine: Path, record: StagedOutcome, received_at: datetime) -> None:
     """A rejected file's bytes and its reports, by hash; the school's name is data only."""
     folder = quarantine / record["sha256"]
     folder.mkdir(parents=True, exist_ok=True, mode=0o750)  # owner and group only

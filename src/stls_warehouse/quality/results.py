@@ -27,7 +27,10 @@ from stls_warehouse.text import safe_text
 from stls_warehouse.warehouse import AUDIT_DDL, FAILED, PASSED, CheckRow, append_rows
 
 if TYPE_CHECKING:
+    import duckdb
+
     from stls_warehouse.config import Paths
+    from stls_warehouse.intake.stage import StagedOutcome
 
 MART_MODEL = "mart_data_quality_results"
 MART = f"marts.{MART_MODEL}"
@@ -73,7 +76,7 @@ def describe_failures(check: CheckResult, failing: list[dict[str, Any]]) -> str 
 def rows_for_returns(
     checks: Iterable[CheckResult],
     files: dict[str, list[str]],
-    records: dict[str, dict[str, Any]],
+    records: dict[str, StagedOutcome],
     *,
     run_id: str,
     checked_at: datetime,
@@ -113,9 +116,7 @@ def rows_for_returns(
     return rows
 
 
-def rows_for_intake(
-    records: Iterable[dict[str, Any]], *, run_id: str, checked_at: datetime
-) -> list[CheckRow]:
+def rows_for_intake(records: Iterable[StagedOutcome], *, run_id: str, checked_at: datetime) -> list[CheckRow]:
     """One row per file received: did it meet the returns contract (intake's own verdict)?
 
     Only codes, rows and columns are kept, never cell values: a rejected file's cells may
@@ -123,21 +124,21 @@ def rows_for_intake(
     """
     rows = []
     for record in records:
-        for severity, key in (("blocking", "errors"), ("warning", "warnings")):
-            problems = [p for p in record.get(key, []) if not p.get("rule")]
+        for severity, found in (("blocking", record["errors"]), ("warning", record["warnings"])):
+            problems = [p for p in found if not p.get("rule")]
             if severity == "warning" and not problems:
                 continue
             where = "; ".join(
                 p["code"]
                 + "".join(
-                    f" {label} {p[field]}"
-                    for label, field in (("sheet", "sheet"), ("row", "row"), ("column", "column"))
-                    if p.get(field) is not None
+                    f" {label} {value}"
+                    for label, value in (("sheet", p["sheet"]), ("row", p["row"]), ("column", p["column"]))
+                    if value is not None
                 )
                 for p in problems
             )
             codes = sorted({p["code"] for p in problems})
-            refs = sorted({int(p["row"]) for p in problems if p.get("row") is not None})
+            refs = sorted({int(row) for p in problems if (row := p["row"]) is not None})
             rows.append(
                 CheckRow(
                     run_id=run_id,
@@ -219,12 +220,12 @@ def read_staged_rows(run_dir: Path) -> list[CheckRow]:
     return [CheckRow(**(r | {"checked_at": datetime.fromisoformat(r["checked_at"])})) for r in rows]
 
 
-def ensure_tables(con: Any) -> None:
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """The audit tables on a connection not opened by `warehouse.connect` (which makes them)."""
     con.execute(AUDIT_DDL)
 
 
-def mart_is_current(con: Any) -> bool:
+def mart_is_current(con: duckdb.DuckDBPyConnection) -> bool:
     """Does the published table hold exactly the rows recorded (a count and an order-free
     hash of every row, as transform's planner fingerprints a source)?"""
     found = con.execute(
@@ -285,12 +286,12 @@ _WARNING_ROWS = """
 _SAME_ROW = "w.run_id = d.run_id and w.file_sha256 = d.file_sha256 and w.rule = d.rule"
 
 
-def record_return_warnings(con: Any) -> int:
+def record_return_warnings(con: duckdb.DuckDBPyConnection) -> int:
     """Bring raw.return_warnings in step with the return gate's failed warnings; rows added."""
     con.execute(
         f"delete from raw.return_warnings w where not exists (select 1 {_WARNING_ROWS} and {_SAME_ROW})"
     )
-    before = con.execute("select count(*) from raw.return_warnings").fetchone()[0]
+    before = _count(con, "select count(*) from raw.return_warnings")
     con.execute(
         f"""
         insert into raw.return_warnings
@@ -300,7 +301,12 @@ def record_return_warnings(con: Any) -> int:
             and not exists (select 1 from raw.return_warnings w where {_SAME_ROW})
         """
     )
-    return int(con.execute("select count(*) from raw.return_warnings").fetchone()[0]) - int(before)
+    return _count(con, "select count(*) from raw.return_warnings") - before
+
+
+def _count(con: duckdb.DuckDBPyConnection, query: str) -> int:
+    row = con.execute(query).fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 def record_staged_results(run_dir: Path, warehouse: Path) -> int:

@@ -19,12 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from stls_warehouse import reference
 from stls_warehouse.intake.contract import FREE_TEXT_COLUMNS, LEDGER
-from stls_warehouse.intake.problems import Problem
-from stls_warehouse.intake.stage import read_staged, rewrite_staged
+from stls_warehouse.intake.problems import Problem, ProblemDict
+from stls_warehouse.intake.stage import StagedOutcome, read_staged, rewrite_staged
 from stls_warehouse.periods import KpiMonth, LedgerPeriod, parse_financial_year, parse_kpi_month
 from stls_warehouse.quality.gx_runner import CheckResult, GxSession
 from stls_warehouse.quality.history import History, LedgerPeriodFigures
@@ -90,7 +90,7 @@ def gate_returns(
     records = read_staged(run_dir)
     accepted = [r for r in records if r["status"] == "ACCEPTED"]
     # The same bytes landed under two names hold the same lines: validate them once.
-    first_by_sha: dict[str, dict[str, Any]] = {}
+    first_by_sha: dict[str, StagedOutcome] = {}
     for record in accepted:
         first_by_sha.setdefault(record["sha256"], record)
     staged = list(first_by_sha.values())
@@ -166,7 +166,7 @@ class LedgerFigures:
     payroll_lines: int  # DIRECT_STAFFING lines with spend
 
 
-def _read_table(run_dir: Path, record: dict[str, Any], columns: tuple[str, ...] = _LINE_COLUMNS) -> Any:
+def _read_table(run_dir: Path, record: StagedOutcome, columns: tuple[str, ...] = _LINE_COLUMNS) -> Any:
     """A staged return's lines as an Arrow table of `columns` (none for a missing file)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -177,7 +177,7 @@ def _read_table(run_dir: Path, record: dict[str, Any], columns: tuple[str, ...] 
     return pq.read_table(source, columns=list(columns))
 
 
-def _read_lines(run_dir: Path, record: dict[str, Any]) -> list[dict[str, Any]]:
+def _read_lines(run_dir: Path, record: StagedOutcome) -> list[dict[str, Any]]:
     """A staged return's lines as dicts (KPI returns: a few dozen rows each)."""
     import pyarrow.parquet as pq
 
@@ -229,10 +229,10 @@ def ledger_figures(table: Any) -> LedgerFigures:
 
 
 def _chunks(
-    records: list[dict[str, Any]], figures: dict[str, LedgerFigures], limit: int
-) -> list[list[dict[str, Any]]]:
+    records: list[StagedOutcome], figures: dict[str, LedgerFigures], limit: int
+) -> list[list[StagedOutcome]]:
     """Whole returns in received order, grouped up to `limit` lines (a larger return alone)."""
-    chunks: list[list[dict[str, Any]]] = []
+    chunks: list[list[StagedOutcome]] = []
     size = 0
     for record in records:
         lines = figures[record["sha256"]].lines
@@ -246,14 +246,14 @@ def _chunks(
 
 def _lay_over(
     history: History,
-    staged: list[dict[str, Any]],
+    staged: list[StagedOutcome],
     figures: dict[str, LedgerFigures],
     kpi_lines: dict[str, list[dict[str, Any]]],
 ) -> None:
     """The run's returns over the warehouse's, in received order (the later file wins)."""
     for record in staged:
         if record["return_type"] == "ledger" and record["period"] is not None:
-            key = (record["sla_code"], record["financial_year"], int(record["period"]))
+            key = (_named(record["sla_code"]), _named(record["financial_year"]), int(record["period"]))
             own = figures[record["sha256"]]
             history.add_ledger(
                 key,
@@ -261,7 +261,7 @@ def _lay_over(
             )
         elif record["return_type"] == "kpi" and record["kpi_month"]:
             values = {row["kpi_code"]: row["value"] for row in kpi_lines[record["sha256"]]}
-            history.add_kpi(record["sla_code"], record["kpi_month"], values)
+            history.add_kpi(_named(record["sla_code"]), record["kpi_month"], values)
 
 
 def _frame(rows: list[dict[str, Any]]) -> Any:
@@ -270,7 +270,7 @@ def _frame(rows: list[dict[str, Any]]) -> Any:
     return pd.DataFrame(rows) if rows else None
 
 
-def ledger_lines_frame(records: list[dict[str, Any]], lines: dict[str, Any]) -> Any:
+def ledger_lines_frame(records: list[StagedOutcome], lines: dict[str, Any]) -> Any:
     """One row per ledger line of `records`, built from Arrow with typed columns: `amount` an
     exact decimal (pandas ArrowDtype), `amount_pence` the same in integer pence (int64, for
     the vectorised range checks; 0 where the amount is missing), dates as Arrow dates and
@@ -345,14 +345,15 @@ def _to_pandas(table: Any) -> Any:
 
 
 def ledger_summary_frame(
-    records: list[dict[str, Any]],
+    records: list[StagedOutcome],
     figures: dict[str, LedgerFigures],
     history: History,
     raw_root: Path | None,
 ) -> Any:
     rows = []
     for record in records:
-        sla, year, period = record["sla_code"], record["financial_year"], int(record["period"])
+        sla, year = _named(record["sla_code"]), _named(record["financial_year"])
+        period = int(cast(int, record["period"]))
         own = figures[record["sha256"]]
         control = _control_sheet(record, raw_root)
         high, low = _history_band(history, sla, year, period, record["is_nil_return"])
@@ -385,14 +386,16 @@ def ledger_summary_frame(
 
 
 def kpi_rows_frame(
-    records: list[dict[str, Any]], lines: dict[str, list[dict[str, Any]]], history: History
+    records: list[StagedOutcome], lines: dict[str, list[dict[str, Any]]], history: History
 ) -> Any:
     from stls_warehouse.intake.validate import percent_value
 
     units = {code: d.unit for code, d in reference.kpi_definitions().items()}
     rows = []
     for record in records:
-        previous = history.kpi.get((record["sla_code"], _previous_month(record["kpi_month"]) or ""), {})
+        previous = history.kpi.get(
+            (_named(record["sla_code"]), _previous_month(record["kpi_month"]) or ""), {}
+        )
         compare = _months_comparable(record["kpi_month"])
         for row in lines[record["sha256"]]:
             numerator, denominator = row["numerator"], row["denominator"]
@@ -418,7 +421,7 @@ def kpi_rows_frame(
 
 
 def kpi_summary_frame(
-    records: list[dict[str, Any]], lines: dict[str, list[dict[str, Any]]], history: History
+    records: list[StagedOutcome], lines: dict[str, list[dict[str, Any]]], history: History
 ) -> Any:
     required = {code for code, d in reference.kpi_definitions().items() if d.required}
     counts = ("iss_new", "iss_open", "iss_closed", "trn_sess", "trn_att", "dropin_sess", "dropin_att")
@@ -428,7 +431,9 @@ def kpi_summary_frame(
         value = {code: row["value"] for code, row in by_code.items()}
         source_row = {code: row["source_row"] for code, row in by_code.items()}
         figures = {name: value.get(name.upper()) for name in counts}
-        previous = history.kpi.get((record["sla_code"], _previous_month(record["kpi_month"]) or ""), {})
+        previous = history.kpi.get(
+            (_named(record["sla_code"]), _previous_month(record["kpi_month"]) or ""), {}
+        )
         previous_open = previous.get("ISS_OPEN")
         expected_open = None
         if None not in (previous_open, figures["iss_new"], figures["iss_closed"]):
@@ -470,7 +475,7 @@ class ControlSheet:
     line_count_row: int | None = None
 
 
-def _control_sheet(record: dict[str, Any], raw_root: Path | None) -> ControlSheet:
+def _control_sheet(record: StagedOutcome, raw_root: Path | None) -> ControlSheet:
     """The Control sheet's figures, read again from the stored file (XLSX only)."""
     if raw_root is None or not record["file"].lower().endswith(".xlsx"):
         return ControlSheet()
@@ -504,7 +509,13 @@ def _control_sheet(record: dict[str, Any], raw_root: Path | None) -> ControlShee
     return control
 
 
-def _ledger_period(record: dict[str, Any]) -> LedgerPeriod | None:
+def _named(value: str | None) -> str:
+    """A field that every accepted return's staged outcome holds (its name was read): the
+    type checker's view only, unchanged at run time."""
+    return cast(str, value)
+
+
+def _ledger_period(record: StagedOutcome) -> LedgerPeriod | None:
     start = parse_financial_year(record["financial_year"] or "")
     if start is None or record["period"] is None:
         return None
@@ -616,13 +627,13 @@ def _per_session(attendees: Decimal | None, sessions: Decimal | None) -> float |
 # --- outcomes on the staged records --------------------------------------------------------
 
 
-def _apply(run_dir: Path, accepted: list[dict[str, Any]], outcome: GateOutcome) -> None:
+def _apply(run_dir: Path, accepted: list[StagedOutcome], outcome: GateOutcome) -> None:
     """Each failure onto every staged record of the failing bytes: errors reject, warnings
     are noted."""
-    by_sha: dict[str, list[dict[str, Any]]] = {}
+    by_sha: dict[str, list[StagedOutcome]] = {}
     for record in accepted:
         by_sha.setdefault(record["sha256"], []).append(record)
-    changed: dict[int, dict[str, Any]] = {}
+    changed: dict[int, StagedOutcome] = {}
     for check in outcome.checks:
         if not check.success and not check.failing_rows:
             # Every return rule is row-level; a failure no row explains must not pass unseen.
@@ -644,7 +655,7 @@ def _apply(run_dir: Path, accepted: list[dict[str, Any]], outcome: GateOutcome) 
         rewrite_staged(run_dir, record)
 
 
-def _problem(check: CheckResult, record: dict[str, Any], failing: dict[str, Any]) -> dict[str, Any]:
+def _problem(check: CheckResult, record: StagedOutcome, failing: dict[str, Any]) -> ProblemDict:
     """The failure as the school reads it: the rule's words, where, what was found."""
     row_column = check.meta.get("row_column") or "source_row"
     row = failing.get(row_column)
@@ -678,7 +689,7 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _sheet(record: dict[str, Any]) -> str | None:
+def _sheet(record: StagedOutcome) -> str | None:
     if not record["file"].lower().endswith(".xlsx"):
         return None
     return "Ledger" if record["return_type"] == "ledger" else "KPI"
