@@ -7,6 +7,7 @@ in memory, filtered to one SLA.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,7 +80,7 @@ class Release:
         value = self.manifest().get("published_at")
         return datetime.fromisoformat(str(value)) if value else None
 
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Mapping[str, Any]:
         from stls_warehouse.publish.release import release_manifest
 
         return (release_manifest(self.folder) or {}) if self.folder else {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -148,7 +149,7 @@ def _print_publication_notes(home: Any) -> None:
     held = publication_hold(home)
     if held is not None:
         print(f"stls run: {hold_message(held)}", file=sys.stderr)
-    status = publication_status(home) or {}
+    status: Mapping[str, Any] = publication_status(home) or {}
     if status.get("repaired"):
         print(f"stls run: repaired: {status['repaired']}", file=sys.stderr)
 

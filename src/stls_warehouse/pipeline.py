@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -223,10 +224,11 @@ def publish_release() -> dict[str, Any]:
     from stls_warehouse.quality.results import ensure_mart_current
 
     home = paths().ensure()
-    before = (current_manifest(home) or {}).get("release_id")
+    current: Mapping[str, Any] = current_manifest(home) or {}
+    before = current.get("release_id")
     ensure_mart_current(home)  # every check recorded is published, gate or no gate
     manifest = publish(home)
-    status = publication_status(home) or {}
+    status: Mapping[str, Any] = publication_status(home) or {}
     return {
         "release_id": manifest["release_id"],
         "new_release": manifest["release_id"] != before,

@@ -11,6 +11,7 @@ the browser from that listing only (a name is never taken from the request as a 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +47,7 @@ def release_summary(home: Path) -> dict[str, Any]:
     release = Release.current(home)
     manifest = release.manifest()
     previous_id = manifest.get("previous_release_id")
-    previous: dict[str, Any] = {}
+    previous: Mapping[str, Any] = {}
     if previous_id:
         from stls_warehouse.publish.release import release_manifest
 

@@ -15,7 +15,7 @@ import json
 import re
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stls_warehouse.errors import StlsError
 from stls_warehouse.publish.exports import (
@@ -24,7 +24,11 @@ from stls_warehouse.publish.exports import (
     connect_quietly,
     duckdb_storage_number,
 )
+from stls_warehouse.publish.manifest import Manifest, TableEntry
 from stls_warehouse.sql import quote_ident, sql_string
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 class AuditFailed(StlsError, RuntimeError):
@@ -47,7 +51,7 @@ CHECKSUM_RULE = (
 _LOW_64_BITS = (1 << 64) - 1
 
 
-def canonical_checksum(con: Any, relation: str) -> tuple[int, str]:
+def canonical_checksum(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, str]:
     """Row count and an order-independent checksum of a table's rows, taken as a multiset.
 
     One streaming pass in bounded memory: each row, cast to text, is hashed with MD5, and the
@@ -55,11 +59,12 @@ def canonical_checksum(con: Any, relation: str) -> tuple[int, str]:
     overflow). The order of the rows does not matter; every duplicate row does (a sum, not
     an exclusive or, so two equal rows never cancel out).
     """
-    count, high, low = con.execute(
+    count, high, low = _one(
+        con,
         "select count(*), coalesce(sum(cast(h >> 64 as ubigint)), 0), "
         f"coalesce(sum(cast(h & cast({_LOW_64_BITS} as uhugeint) as ubigint)), 0) "
-        f"from (select md5_number(cast(t as varchar)) as h from {relation} as t)"
-    ).fetchone()
+        f"from (select md5_number(cast(t as varchar)) as h from {relation} as t)",
+    )
     digest = hashlib.sha256(f"{int(count)}:{int(high)}:{int(low)}".encode()).hexdigest()
     return int(count), digest
 
@@ -72,11 +77,11 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def audit_candidate(release_dir: Path, manifest: dict[str, Any]) -> None:
+def audit_candidate(release_dir: Path, manifest: Manifest) -> None:
     """Check every file of a release against the warehouse figures in its manifest."""
 
     problems: list[str] = []
-    tables: dict[str, dict[str, Any]] = manifest["tables"]
+    tables: dict[str, TableEntry] = manifest["tables"]
     con = connect_quietly()
     try:
         database = release_dir / "stls.duckdb"
@@ -110,9 +115,9 @@ def audit_candidate(release_dir: Path, manifest: dict[str, Any]) -> None:
         raise AuditFailed(problems)
 
 
-def verify_release(release_dir: Path) -> dict[str, Any]:
+def verify_release(release_dir: Path) -> Manifest:
     """An existing release's files still match its manifest (before a rollback or republish)."""
-    manifest: dict[str, Any] = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest: Manifest = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
     problems = [
         f"{name} does not match the manifest"
         for name, entry in manifest.get("files", {}).items()
@@ -123,7 +128,7 @@ def verify_release(release_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def _audit_csv(con: Any, path: Path, expected: dict[str, Any]) -> list[str]:
+def _audit_csv(con: duckdb.DuckDBPyConnection, path: Path, expected: TableEntry) -> list[str]:
     relation = f"read_csv({sql_string(str(path))}, header = true, all_varchar = true)"
     names = [r[0] for r in con.execute(f"describe select * from {relation}").fetchall()]
     want_names = [c[0] for c in expected["columns"]]
@@ -131,7 +136,7 @@ def _audit_csv(con: Any, path: Path, expected: dict[str, Any]) -> list[str]:
         return []  # an empty table's CSV is its header alone
     if names != want_names:
         return [f"csv/{path.name} has columns {names}, expected {want_names}"]
-    (count,) = con.execute(f"select count(*) from {relation}").fetchone()
+    (count,) = _one(con, f"select count(*) from {relation}")
     problems = (
         []
         if count == expected["rows"]
@@ -141,13 +146,20 @@ def _audit_csv(con: Any, path: Path, expected: dict[str, Any]) -> list[str]:
     text = [c[0] for c in expected["columns"] if c[1] in ("VARCHAR", "JSON", "UUID")]
     if text:
         condition = " or ".join(f"regexp_matches({quote_ident(c)}, {sql_string(pattern)})" for c in text)
-        (unsafe,) = con.execute(f"select count(*) from {relation} where {condition}").fetchone()
+        (unsafe,) = _one(con, f"select count(*) from {relation} where {condition}")
         if unsafe:
             problems.append(f"csv/{path.name} has {unsafe} rows with a value a spreadsheet would run")
     return problems
 
 
-def _audit_xlsx(path: Path, sheets: dict[str, str], manifest: dict[str, Any]) -> list[str]:
+def _one(con: duckdb.DuckDBPyConnection, query: str) -> tuple[Any, ...]:
+    """The one row of an aggregate query."""
+    row = con.execute(query).fetchone()
+    assert row is not None  # an aggregate without `group by` returns one row
+    return row
+
+
+def _audit_xlsx(path: Path, sheets: dict[str, str], manifest: Manifest) -> list[str]:
     """Row counts per sheet and no formula anywhere, read from the workbook's XML as a stream."""
     problems: list[str] = []
     with zipfile.ZipFile(path) as book:

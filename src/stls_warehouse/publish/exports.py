@@ -27,11 +27,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stls_warehouse.catalog import UNIT_KINDS, TableDoc, table_doc
 from stls_warehouse.files import atomic_path
 from stls_warehouse.sql import quote_ident, sql_string
+
+if TYPE_CHECKING:
+    import duckdb
 
 # Characters that make Excel, LibreOffice or Google Sheets treat a cell as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -71,7 +74,7 @@ class Column:
         return int(match.group(1)) if match else None
 
 
-def connect_quietly(spill_to: Path | None = None) -> Any:
+def connect_quietly(spill_to: Path | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection without the progress bar (it would fill task logs).
 
     With `spill_to`, the connection holds at most MEMORY_LIMIT and writes what a large sort
@@ -87,7 +90,7 @@ def connect_quietly(spill_to: Path | None = None) -> Any:
     return con
 
 
-def columns_of(con: Any, relation: str) -> list[Column]:
+def columns_of(con: duckdb.DuckDBPyConnection, relation: str) -> list[Column]:
     return [
         Column(str(r[0]), str(r[1])) for r in con.execute(f"describe select * from {relation}").fetchall()
     ]
@@ -102,7 +105,9 @@ def neutralise(text: str) -> str:
     return "'" + text if looks_like_formula(text) else text
 
 
-def write_parquet(con: Any, relation: str, target: Path, doc: TableDoc | None = None) -> None:
+def write_parquet(
+    con: duckdb.DuckDBPyConnection, relation: str, target: Path, doc: TableDoc | None = None
+) -> None:
     """The table in its canonical order (`order by all`): the other formats follow this file.
 
     Streamed from DuckDB as Arrow batches into pyarrow's writer, which keeps the
@@ -147,7 +152,7 @@ def described_schema(schema: Any, doc: TableDoc | None) -> Any:
     return pa.schema(fields, metadata=metadata)
 
 
-def in_file_order(con: Any, parquet: Path, columns: Sequence[Column]) -> str:
+def in_file_order(con: duckdb.DuckDBPyConnection, parquet: Path, columns: Sequence[Column]) -> str:
     """A relation reading a Parquet file written by `write_parquet`, in the file's row order.
 
     DuckDB keeps a file's order when it copies or creates from it, so the CSV, DuckDB and XLSX
@@ -170,7 +175,12 @@ def _ordered(relation: str, ordered: bool) -> str:
 
 
 def write_csv(
-    con: Any, relation: str, columns: Sequence[Column], target: Path, *, ordered: bool = False
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    columns: Sequence[Column],
+    target: Path,
+    *,
+    ordered: bool = False,
 ) -> None:
     """CSV with the formula guard applied to every text column, in SQL so it stays fast.
 
@@ -192,7 +202,9 @@ def write_csv(
     )
 
 
-def write_duckdb(con: Any, relations: dict[str, str], target: Path, *, ordered: bool = False) -> None:
+def write_duckdb(
+    con: duckdb.DuckDBPyConnection, relations: dict[str, str], target: Path, *, ordered: bool = False
+) -> None:
     """A new database file with one table per relation, checkpointed and detached (closed)."""
     con.execute(f"attach {sql_string(str(target))} as published (storage_version '{DUCKDB_STORAGE_VERSION}')")
     try:
@@ -204,7 +216,7 @@ def write_duckdb(con: Any, relations: dict[str, str], target: Path, *, ordered: 
         con.execute("detach published")
 
 
-def _comment_duckdb(con: Any, qualified: str, doc: TableDoc) -> None:
+def _comment_duckdb(con: duckdb.DuckDBPyConnection, qualified: str, doc: TableDoc) -> None:
     """COMMENT ON the table and each column: what `duckdb_tables()`/`duckdb_columns()` show."""
     if doc.description:
         con.execute(f"comment on table {qualified} is {sql_string(doc.description)}")
@@ -260,7 +272,7 @@ class ListObject:
 
 
 def write_xlsx(
-    con: Any,
+    con: duckdb.DuckDBPyConnection,
     relations: dict[str, str],
     columns: dict[str, list[Column]],
     target: Path,
@@ -306,7 +318,7 @@ def write_xlsx(
         return formats[number_format]
 
     names = sheet_names(relations)
-    counts = {t: int(con.execute(f"select count(*) from {r}").fetchone()[0]) for t, r in relations.items()}
+    counts = {t: _count(con, r) for t, r in relations.items()}
     # A table longer than an Excel sheet is listed on the contents sheet but not written:
     # finance reads it from the Parquet, CSV or DuckDB release instead.
     too_long = {t for t, n in counts.items() if n > XLSX_MAX_ROWS}
@@ -398,6 +410,12 @@ def write_xlsx(
     book.close()
     add_list_objects(target, list_objects)
     return {t: name for t, name in names.items() if t not in too_long}
+
+
+def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    row = con.execute(f"select count(*) from {relation}").fetchone()
+    assert row is not None  # an aggregate without `group by` returns one row
+    return int(row[0])
 
 
 def sheet_names(tables: Iterable[str]) -> dict[str, str]:
@@ -494,7 +512,7 @@ def _write_cell(sheet: Any, row: int, col: int, value: Any, number_style: Any, q
         sheet.write_string(row, col, str(value))
 
 
-def _forum_sheet(sheet: Any, con: Any, relation: str, bold: Any, style: Any) -> None:
+def _forum_sheet(sheet: Any, con: duckdb.DuckDBPyConnection, relation: str, bold: Any, style: Any) -> None:
     """Budget against outturn per year as the Forum's table: lines across, measures down."""
     from stls_warehouse.reference import service_line_names
 
@@ -503,8 +521,8 @@ def _forum_sheet(sheet: Any, con: Any, relation: str, bold: Any, style: Any) -> 
     traded = "traded_net" in names
     rows = con.execute(f"select * from {relation} order by financial_year desc, service_line").fetchall()
     by_year: dict[str, dict[str, dict[str, Any]]] = {}
-    for values in rows:
-        record = dict(zip(names, values, strict=True))
+    for fetched in rows:
+        record = dict(zip(names, fetched, strict=True))
         by_year.setdefault(str(record["financial_year"]), {})[str(record["service_line"])] = record
     money = style(KIND_FORMATS["money"])
     sheet.set_column(0, 0, 44)

@@ -25,9 +25,16 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stls_warehouse.errors import StlsError
+from stls_warehouse.publish.manifest import Manifest
+
+if TYPE_CHECKING:
+    from psycopg import Connection, sql
+
+    # A connection as `connect` opens it: rows come back as tuples.
+    PgConnection = Connection[tuple[Any, ...]]
 
 SCHEMA = "stls_published"
 STAGING_SCHEMA = "stls_published_next"
@@ -76,13 +83,13 @@ def postgres_type(duckdb_type: str) -> str | None:
     return _TYPES.get(duckdb_type)
 
 
-def connect(url: str, **kwargs: Any) -> Any:
+def connect(url: str, **kwargs: Any) -> PgConnection:
     import psycopg
 
     return psycopg.connect(url, **kwargs)
 
 
-def ensure_roles(conn: Any) -> None:
+def ensure_roles(conn: PgConnection) -> None:
     """Create the three roles if absent and give them what they need on this database."""
     import psycopg
     from psycopg import sql
@@ -96,12 +103,10 @@ def ensure_roles(conn: Any) -> None:
         except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
             pass  # another publisher created it at the same moment
     _set_search_paths(conn)
-    database = sql.Identifier(conn.execute("select current_database()").fetchone()[0])
+    database = sql.Identifier(_scalar(conn, "select current_database()"))
     wanted = ((WRITER, "CONNECT"), (WRITER, "CREATE"), (BI_READER, "CONNECT"), (AUDITOR, "CONNECT"))
     for role, privilege in wanted:
-        held = conn.execute(
-            "select has_database_privilege(%s, current_database(), %s)", [role, privilege]
-        ).fetchone()[0]
+        held = _scalar(conn, "select has_database_privilege(%s, current_database(), %s)", [role, privilege])
         if not held:
             conn.execute(
                 sql.SQL("grant {} on database {} to {}").format(
@@ -113,21 +118,28 @@ def ensure_roles(conn: Any) -> None:
 def published_release_id(url: str) -> str | None:
     """The release PostgreSQL serves now, or None when nothing is published there."""
     with connect(url, autocommit=True) as conn:
-        found = conn.execute("select to_regclass(%s)", [f"{SCHEMA}.{RELEASE_INFO}"]).fetchone()[0]
+        found = _scalar(conn, "select to_regclass(%s)", [f"{SCHEMA}.{RELEASE_INFO}"])
         if found is None:
             return None
         row = conn.execute(f"select min(release_id) from {SCHEMA}.{RELEASE_INFO}").fetchone()
         return None if row is None else row[0]
 
 
-def publish_release(url: str, release_dir: Path, manifest: dict[str, Any]) -> None:
+def _scalar(conn: PgConnection, query: str, params: list[str] | None = None) -> Any:
+    """The one value of a query that returns one row (a function call, no `from`)."""
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def publish_release(url: str, release_dir: Path, manifest: Manifest) -> None:
     """Load a release's tables into a staging schema and swap it in, in one transaction."""
     import psycopg
 
     try:
         with connect(url, autocommit=True) as conn:
             ensure_roles(conn)
-            if not conn.execute("select pg_has_role(current_user, %s, 'MEMBER')", [WRITER]).fetchone()[0]:
+            if not _scalar(conn, "select pg_has_role(current_user, %s, 'MEMBER')", [WRITER]):
                 raise PostgresPublishFailed(
                     f"the login in STLS_POSTGRES_URL must be a member of {WRITER} (GRANT {WRITER} TO <login>)"
                 )
@@ -160,7 +172,7 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _load_table(conn: Any, parquet: Path, table: str, columns: list[list[str]]) -> None:
+def _load_table(conn: PgConnection, parquet: Path, table: str, columns: list[list[str]]) -> None:
     from stls_warehouse.publish.exports import connect_quietly
 
     definitions, selects = [], []
@@ -197,7 +209,7 @@ def _load_table(conn: Any, parquet: Path, table: str, columns: list[list[str]]) 
                 copy.write(block)
 
 
-def _describe_and_relate(conn: Any, tables: dict[str, list[str]]) -> None:
+def _describe_and_relate(conn: PgConnection, tables: dict[str, list[str]]) -> None:
     """COMMENT ON every table and column (as dbt's persist_docs would), then the keys.
 
     Primary keys (the dimensions'), unique constraints on natural keys (a mart's
@@ -208,7 +220,7 @@ def _describe_and_relate(conn: Any, tables: dict[str, list[str]]) -> None:
 
     from stls_warehouse.catalog import table_doc
 
-    def qualified(table: str) -> Any:
+    def qualified(table: str) -> sql.Identifier:
         return sql.Identifier(STAGING_SCHEMA, table)
 
     for table, columns in tables.items():
@@ -253,7 +265,7 @@ def _describe_and_relate(conn: Any, tables: dict[str, list[str]]) -> None:
                 )
 
 
-def _load_release_info(conn: Any, manifest: dict[str, Any]) -> None:
+def _load_release_info(conn: PgConnection, manifest: Manifest) -> None:
     conn.execute(
         f"create table {STAGING_SCHEMA}.{RELEASE_INFO} (release_id text not null, published_at timestamptz "
         "not null, code_version text not null, table_name text not null, row_count bigint not null)"
@@ -274,7 +286,7 @@ def _load_release_info(conn: Any, manifest: dict[str, Any]) -> None:
             )
 
 
-def _set_search_paths(conn: Any) -> None:
+def _set_search_paths(conn: PgConnection) -> None:
     """The readers' roles find the published tables unqualified (Power BI, Excel, psql).
 
     A role's settings apply to sessions that log in as it: a DBA gives each BI login the
@@ -291,14 +303,14 @@ def _set_search_paths(conn: Any) -> None:
             conn.execute(f"alter role {role} set search_path = {SCHEMA}, public")
 
 
-def _grant(conn: Any, tables: list[str]) -> None:
+def _grant(conn: PgConnection, tables: list[str]) -> None:
     conn.execute(f"grant usage on schema {STAGING_SCHEMA} to {BI_READER}, {AUDITOR}")
     for table in [*tables, RELEASE_INFO]:
         readers = AUDITOR if table in AUDITOR_ONLY_TABLES else f"{BI_READER}, {AUDITOR}"
         conn.execute(f"grant select on {STAGING_SCHEMA}.{_ident(table)} to {readers}")
 
 
-def _swap(conn: Any) -> None:
+def _swap(conn: PgConnection) -> None:
     """Rename staging to `stls_published` once no reader holds the old tables."""
     import psycopg
 

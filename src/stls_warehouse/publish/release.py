@@ -40,7 +40,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from stls_warehouse.catalog import docs_fingerprint, table_doc
 from stls_warehouse.config import REPO_ROOT, Paths, settings
@@ -55,7 +55,19 @@ from stls_warehouse.publish.audit import (
     sha256_of,
     verify_release,
 )
+from stls_warehouse.publish.manifest import (
+    FileEntry,
+    Hold,
+    InputFile,
+    Manifest,
+    PublicationStatus,
+    ReturnInRelease,
+    TableEntry,
+)
 from stls_warehouse.sql import quote_ident, sql_string
+
+if TYPE_CHECKING:
+    import duckdb
 
 # The fixed tables of spec/marts.md; every other table dbt builds in `marts` is published too
 # (the submission ledger and the data quality results, for auditors, included).
@@ -103,7 +115,7 @@ class NothingToRollBack(StlsError, RuntimeError):
     """There is no earlier complete release to restore."""
 
 
-def published_tables(con: Any, catalog: str = "") -> tuple[str, ...]:
+def published_tables(con: duckdb.DuckDBPyConnection, catalog: str = "") -> tuple[str, ...]:
     """Every table in the warehouse's `marts` schema; the contract's four must be there."""
     where = f" and table_catalog = '{catalog}'" if catalog else ""
     names = tuple(
@@ -130,16 +142,16 @@ def current_release_dir(paths: Paths) -> Path | None:
     return None
 
 
-def release_manifest(release: Path) -> dict[str, Any] | None:
+def release_manifest(release: Path) -> Manifest | None:
     """A release folder's manifest (at the older path `parquet/manifest.json` in early releases)."""
     for candidate in (release / "manifest.json", release / "parquet" / "manifest.json"):
         if candidate.exists():
-            manifest: dict[str, Any] = json.loads(candidate.read_text(encoding="utf-8"))
+            manifest: Manifest = json.loads(candidate.read_text(encoding="utf-8"))
             return manifest
     return None
 
 
-def current_manifest(paths: Paths) -> dict[str, Any] | None:
+def current_manifest(paths: Paths) -> Manifest | None:
     release = current_release_dir(paths)
     return release_manifest(release) if release else None
 
@@ -148,7 +160,7 @@ def postgres_url() -> str | None:
     return settings().postgres_url
 
 
-def publish(paths: Paths) -> dict[str, Any]:
+def publish(paths: Paths) -> Manifest:
     """Build, audit and swap in a release of the warehouse's marts; returns its manifest.
 
     When the warehouse holds exactly the current release (run records such as the data quality
@@ -216,7 +228,7 @@ def publish(paths: Paths) -> dict[str, Any]:
         return manifest
 
 
-def rollback(paths: Paths) -> dict[str, Any]:
+def rollback(paths: Paths) -> Manifest:
     """Make the release before the current one current again, on every target, atomically.
 
     The rollback holds: later runs publish nothing newer until an operator lifts it with
@@ -231,7 +243,7 @@ def rollback(paths: Paths) -> dict[str, Any]:
             raise NothingToRollBack(f"no release older than {current['release_id']} is kept")
         previous = earlier[-1]
         manifest = verify_release(previous)
-        held = {
+        held: Hold = {
             "release_id": previous.name,
             "rolled_back_from": current["release_id"],
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -242,7 +254,7 @@ def rollback(paths: Paths) -> dict[str, Any]:
         return manifest
 
 
-def release_hold(paths: Paths) -> dict[str, Any] | None:
+def release_hold(paths: Paths) -> Hold | None:
     """Lift a rollback's hold (`stls publish --release`): the next run publishes again."""
     with _publication_lock(paths):
         held = publication_hold(paths)
@@ -250,10 +262,10 @@ def release_hold(paths: Paths) -> dict[str, Any] | None:
         return held
 
 
-def publication_hold(paths: Paths) -> dict[str, Any] | None:
+def publication_hold(paths: Paths) -> Hold | None:
     """The rollback that holds publication, or None."""
     try:
-        held: dict[str, Any] = json.loads((paths.published / HOLD_FILE).read_text(encoding="utf-8"))
+        held: Hold = json.loads((paths.published / HOLD_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except ValueError:  # a damaged hold still holds: publishing over a rollback is the worse fault
@@ -261,7 +273,7 @@ def publication_hold(paths: Paths) -> dict[str, Any] | None:
     return held
 
 
-def hold_message(held: dict[str, Any]) -> str:
+def hold_message(held: Hold) -> str:
     return (
         f"publication is held at release {held['release_id']} by a rollback from "
         f"{held['rolled_back_from']} at {held['at']}; nothing newer is published until an operator "
@@ -269,16 +281,16 @@ def hold_message(held: dict[str, Any]) -> str:
     )
 
 
-def publication_status(paths: Paths) -> dict[str, Any] | None:
+def publication_status(paths: Paths) -> PublicationStatus | None:
     """What each target serves, as the last publication left it (`published/status.json`)."""
     try:
-        status: dict[str, Any] = json.loads((paths.published / STATUS_FILE).read_text(encoding="utf-8"))
+        status: PublicationStatus = json.loads((paths.published / STATUS_FILE).read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
         return None
     return status
 
 
-def republish(paths: Paths) -> dict[str, Any]:
+def republish(paths: Paths) -> Manifest:
     """Publish the current release again to every configured target (files and PostgreSQL)."""
     with _publication_lock(paths):
         release = current_release_dir(paths)
@@ -290,7 +302,7 @@ def republish(paths: Paths) -> dict[str, Any]:
         return manifest
 
 
-def _current_release(paths: Paths) -> tuple[dict[str, Any] | None, str | None]:
+def _current_release(paths: Paths) -> tuple[Manifest | None, str | None]:
     """The current release's manifest when it is whole, else None and what is damaged."""
     release = current_release_dir(paths)
     if release is None:
@@ -307,7 +319,7 @@ def _current_release(paths: Paths) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"the current release {release.name} is damaged: {'; '.join(failed.problems)}"
 
 
-def current_manifest_or_none(paths: Paths) -> dict[str, Any] | None:
+def current_manifest_or_none(paths: Paths) -> Manifest | None:
     try:
         return current_manifest(paths)
     except (OSError, ValueError):
@@ -364,14 +376,14 @@ def code_version() -> str:
 # --- building the candidate ---------------------------------------------------------------
 
 
-def _sources(con: Any) -> dict[str, str]:
+def _sources(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     sources = {t: f"wh.marts.{quote_ident(t)}" for t in published_tables(con, "wh")}
     if DATA_QUALITY_RESULTS in sources:
         sources[DATA_QUALITY_RESULTS] = _DQ_FOR_EVERY_READER_SQL
     return dict(sorted(sources.items()))
 
 
-def _write_auditor_copies(con: Any, staging: Path) -> None:
+def _write_auditor_copies(con: duckdb.DuckDBPyConnection, staging: Path) -> None:
     """The data quality results in full, for PostgreSQL's auditor role only: the files
     release, which every BI user reads, carries them without school text (see above)."""
     folder = staging / AUDITOR_FOLDER
@@ -381,7 +393,7 @@ def _write_auditor_copies(con: Any, staging: Path) -> None:
     )
 
 
-def _unchanged(current: dict[str, Any] | None, checksums: dict[str, tuple[int, str]]) -> bool:
+def _unchanged(current: Manifest | None, checksums: dict[str, tuple[int, str]]) -> bool:
     if current is None or current.get("format") != MANIFEST_FORMAT:
         return False
     if any(v.get("checksum_rule") != CHECKSUM_RULE for v in current["tables"].values()):
@@ -394,7 +406,7 @@ def _unchanged(current: dict[str, Any] | None, checksums: dict[str, tuple[int, s
     return published == {t: v for t, v in checksums.items() if t not in RUN_RECORD_TABLES}
 
 
-def _new_release_id(current: dict[str, Any] | None) -> str:
+def _new_release_id(current: Manifest | None) -> str:
     release_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     if current and release_id <= current["release_id"]:  # a clock step back never reorders releases
         raise RuntimeError(f"clock is behind the current release {current['release_id']}")
@@ -402,19 +414,19 @@ def _new_release_id(current: dict[str, Any] | None) -> str:
 
 
 def _write_candidate(
-    con: Any,
+    con: duckdb.DuckDBPyConnection,
     staging: Path,
     release_id: str,
     sources: dict[str, str],
     checksums: dict[str, tuple[int, str]],
-    current: dict[str, Any] | None,
+    current: Manifest | None,
     current_dir: Path | None,
-) -> dict[str, Any]:
+) -> Manifest:
     (staging / "parquet").mkdir(parents=True)
     (staging / "csv").mkdir()
     columns = {t: exports.columns_of(con, r) for t, r in sources.items()}
     reused = _reusable_files(current, current_dir, checksums, columns)
-    files: dict[str, dict[str, Any]] = {}
+    files: dict[str, FileEntry] = {}
     in_order: dict[str, str] = {}
     for table, relation in sources.items():
         parquet, csv = staging / "parquet" / f"{table}.parquet", staging / "csv" / f"{table}.csv"
@@ -452,20 +464,20 @@ def _write_candidate(
         if path.is_file() and name not in files:
             files[name] = {"sha256": sha256_of(path), "bytes": path.stat().st_size}
     files = dict(sorted(files.items()))
-    manifest = {
+    manifest: Manifest = {
         "format": MANIFEST_FORMAT,
         "release_id": release_id,
         "published_at": datetime.now(UTC).isoformat(),
         "code_version": code_version(),
         "previous_release_id": current["release_id"] if current else None,
         "tables": {
-            t: {
-                "rows": checksums[t][0],
-                "checksum": checksums[t][1],
-                "checksum_rule": CHECKSUM_RULE,
-                "columns": [[c.name, c.type] for c in columns[t]],
-                "docs": docs_fingerprint(t),
-            }
+            t: TableEntry(
+                rows=checksums[t][0],
+                checksum=checksums[t][1],
+                checksum_rule=CHECKSUM_RULE,
+                columns=[[c.name, c.type] for c in columns[t]],
+                docs=docs_fingerprint(t),
+            )
             for t in sources
         },
         "files": files,
@@ -486,11 +498,11 @@ def _write_candidate(
 
 
 def _reusable_files(
-    current: dict[str, Any] | None,
+    current: Manifest | None,
     current_dir: Path | None,
     checksums: dict[str, tuple[int, str]],
     columns: dict[str, list[exports.Column]],
-) -> dict[str, dict[str, dict[str, Any]]]:
+) -> dict[str, dict[str, FileEntry]]:
     """The current release's Parquet and CSV files (with their manifest entries) per unchanged table.
 
     A table's files are taken only when the current release checksummed it under the same rule
@@ -505,7 +517,7 @@ def _reusable_files(
         or current.get("csv_formula_guard") != exports.CSV_FORMULA_GUARD
     ):
         return {}
-    reusable: dict[str, dict[str, dict[str, Any]]] = {}
+    reusable: dict[str, dict[str, FileEntry]] = {}
     for table, (rows, checksum) in checksums.items():
         entry = current["tables"].get(table)
         if (
@@ -522,7 +534,7 @@ def _reusable_files(
             e is not None and (current_dir / n).is_file() and sha256_of(current_dir / n) == e["sha256"]
             for n, e in found.items()
         ):
-            reusable[table] = {n: dict(e) for n, e in found.items() if e is not None}
+            reusable[table] = {n: e.copy() for n, e in found.items() if e is not None}
     return reusable
 
 
@@ -534,7 +546,7 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def _returns_in_release(con: Any) -> list[dict[str, Any]]:
+def _returns_in_release(con: duckdb.DuckDBPyConnection) -> list[ReturnInRelease]:
     """The accepted returns whose figures the release holds (the current version of each)."""
     rows = con.execute(
         "select s.original_name, s.file_sha256, s.return_type, s.sla_code, s.period_key, s.version, "
@@ -542,19 +554,39 @@ def _returns_in_release(con: Any) -> list[dict[str, Any]]:
         "(select current_file_sha256 from wh.marts.mart_return_status) "
         "order by s.return_type, s.sla_code, s.period_key"
     ).fetchall()
-    keys = ("file", "sha256", "return_type", "sla_code", "period_key", "version", "received_at")
-    return [{k: (str(v) if k == "received_at" else v) for k, v in zip(keys, r, strict=True)} for r in rows]
+    return [
+        ReturnInRelease(
+            file=file,
+            sha256=sha256,
+            return_type=return_type,
+            sla_code=sla_code,
+            period_key=period_key,
+            version=version,
+            received_at=str(received_at),
+        )
+        for file, sha256, return_type, sla_code, period_key, version, received_at in rows
+    ]
 
 
-def _inputs(con: Any) -> list[dict[str, Any]]:
+def _inputs(con: duckdb.DuckDBPyConnection) -> list[InputFile]:
     """Every file ever received, with its hash and outcome (names only of accepted files)."""
     rows = con.execute(
         "select file_sha256, status, case when status = 'ACCEPTED' then original_name end, "
         "return_type, sla_code, period_key, received_at from wh.raw.submissions "
         "order by received_at, file_sha256, status"
     ).fetchall()
-    keys = ("sha256", "status", "file", "return_type", "sla_code", "period_key", "received_at")
-    return [{k: (str(v) if k == "received_at" else v) for k, v in zip(keys, r, strict=True)} for r in rows]
+    return [
+        InputFile(
+            sha256=sha256,
+            status=status,
+            file=file,
+            return_type=return_type,
+            sla_code=sla_code,
+            period_key=period_key,
+            received_at=str(received_at),
+        )
+        for sha256, status, file, return_type, sla_code, period_key, received_at in rows
+    ]
 
 
 # --- publishing -------------------------------------------------------------------------
@@ -563,11 +595,11 @@ def _inputs(con: Any) -> list[dict[str, Any]]:
 def _publish_to_targets(
     paths: Paths,
     release: Path | None,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     *,
     only_if_behind: bool,
     repaired: str | None = None,
-    held: dict[str, Any] | None = None,
+    held: Hold | None = None,
 ) -> None:
     """PostgreSQL, after the files: retried, and its state written to `published/status.json`."""
     url = postgres_url()
@@ -616,14 +648,14 @@ def _served_release(url: str) -> str | None:
 
 def _write_status(
     paths: Paths,
-    manifest: dict[str, Any] | None,
+    manifest: Manifest | None,
     *,
     repaired: str | None = None,
-    held: dict[str, Any] | None = None,
+    held: Hold | None = None,
     postgres: tuple[str | None, Exception | None] | None = None,
 ) -> None:
     files = manifest["release_id"] if manifest else None
-    status: dict[str, Any] = {
+    status: PublicationStatus = {
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "release_id": files,
         "targets": {"files": {"release_id": files, "behind": False}},
@@ -687,7 +719,10 @@ def _publication_lock(paths: Paths) -> Iterator[None]:
 __all__ = [
     "CONTRACT_TABLES",
     "AuditFailed",
+    "Hold",
+    "Manifest",
     "NothingToRollBack",
+    "PublicationStatus",
     "canonical_checksum",
     "current_manifest",
     "current_release_dir",

@@ -40,7 +40,7 @@ import io
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -557,7 +557,7 @@ def _rows_csv(header: list[str], rows: Iterable[Iterable[Any]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def _inputs_csv(manifest: dict[str, Any], year_keys: set[str]) -> bytes:
+def _inputs_csv(manifest: Mapping[str, Any], year_keys: set[str]) -> bytes:
     """The year's input files (every file received, with its hash and outcome)."""
     keys = ("sha256", "status", "file", "return_type", "sla_code", "period_key", "received_at")
     rows = sorted(
