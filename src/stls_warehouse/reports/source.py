@@ -37,7 +37,7 @@ class PublishedRelease:
         manifest = release_manifest(release)
         if manifest is None:
             raise FileNotFoundError(f"release {release} has no manifest.json")
-        self.manifest: dict[str, Any] = manifest
+        self.manifest = manifest  # publish.release's type
         self.release_id: str = self.manifest["release_id"]
         self.con = connect_quietly()
         self.tables: tuple[str, ...] = tuple(sorted(p.stem for p in (release / "parquet").glob("*.parquet")))
