@@ -232,9 +232,9 @@ def _report(args: argparse.Namespace) -> int:
     else:
         from stls_warehouse.reports.annual import write_annual_report
 
-        result = write_annual_report(home, args.year)
-        print(result["html"])
-        print(result["pdf"])
+        files = write_annual_report(home, args.year)
+        print(files["html"])
+        print(files["pdf"])
     return 0
 
 

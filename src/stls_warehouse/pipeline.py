@@ -12,11 +12,69 @@ import shutil
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from stls_warehouse.config import Paths, paths
 from stls_warehouse.progress import reported
 from stls_warehouse.run_ids import new_run_id
+
+if TYPE_CHECKING:
+    from stls_warehouse.reports.monthly import MonthlyReportFile
+    from stls_warehouse.transform import Mode
+
+# What the stages return: each DAG task passes it on by XCom, so each is a plain JSON dict.
+# The stages that hand on another module's summary as it is (`restore_warehouse`, the
+# gates, the loads) return that module's dict.
+
+
+class Batch(TypedDict):
+    """Files for one mapped intake task: one SLA's landed files (`route_landing`), or one
+    newly arrived file (`orchestration.arrivals.plan_arrivals`, which adds its label)."""
+
+    sla_code: str
+    files: list[str]
+    label: NotRequired[str]  # the map index shown: the file's name on arrival, or the SLA
+
+
+class IntakeResult(TypedDict):
+    sla_code: str
+    files: int
+    outcomes: dict[str, int]  # staging status -> how many files
+
+
+class BuildResult(TypedDict):
+    restored_from_record: dict[str, Any]  # intake.record's summary of what was reloaded
+    dbt_build: Mode
+    dbt_build_reason: str
+    dbt_build_seconds: float
+
+
+class RetentionResult(TypedDict):
+    releases_removed: list[str]
+    data_docs_removed: list[str]
+    run_logs_removed: list[str]
+
+
+class PublishResult(TypedDict):
+    release_id: str
+    new_release: bool
+    tables: dict[str, int]  # published table -> rows
+    targets: list[str]
+    retention: RetentionResult
+    held: str | None
+    repaired: str | None
+
+
+class LocalRun(TypedDict):
+    """`run_locally`: what each stage returned."""
+
+    intake: list[IntakeResult]
+    gate: dict[str, Any]
+    load: dict[str, Any]
+    decisions: dict[str, Any]
+    checked: dict[str, Any]
+    release: PublishResult
+    monthly_report: MonthlyReportFile
 
 
 def _run_dir(home: Paths, run_id: str) -> Path:
@@ -24,7 +82,7 @@ def _run_dir(home: Paths, run_id: str) -> Path:
 
 
 @reported("route_landing")
-def route_landing() -> list[dict[str, Any]]:
+def route_landing() -> list[Batch]:
     """The landing zone's files grouped by SLA: one mapped intake task per batch."""
     from stls_warehouse.intake.landing import discover, route, settled
 
@@ -64,7 +122,7 @@ def clean_work(home: Paths, *, older_than: float = WORK_LEFTOVER_SECONDS) -> lis
 
 
 @reported("intake")
-def intake_batch(sla_code: str, files: list[str], run_id: str) -> dict[str, Any]:
+def intake_batch(sla_code: str, files: list[str], run_id: str) -> IntakeResult:
     from stls_warehouse.intake.raw_zone import RawZone
     from stls_warehouse.intake.stage import stage_files
 
@@ -175,7 +233,7 @@ def load_decisions(run_id: str) -> dict[str, Any]:
 
 
 @reported("build_warehouse")
-def build_warehouse(*, full: bool = False, as_of: str | None = None) -> dict[str, Any]:
+def build_warehouse(*, full: bool = False, as_of: str | None = None) -> BuildResult:
     """dbt: a full build when the dbt project changed or none succeeded yet, else only what
     the sources feed, or nothing when no source row and not the status date changed
     (transform.plan_build). `as_of` (YYYY-MM-DD) is the date return statuses are judged at,
@@ -211,7 +269,7 @@ def gate_warehouse(run_id: str | None = None) -> dict[str, Any]:
 
 
 @reported("publish")
-def publish_release() -> dict[str, Any]:
+def publish_release() -> PublishResult:
     """Write, audit and publish the marts (files, and PostgreSQL when STLS_POSTGRES_URL is set),
     then apply the retention settings (retention.py)."""
     from stls_warehouse.publish.release import (
@@ -241,7 +299,7 @@ def publish_release() -> dict[str, Any]:
 
 
 @reported("monthly_report")
-def write_monthly_report(period: str | None = None) -> dict[str, Any]:
+def write_monthly_report(period: str | None = None) -> MonthlyReportFile:
     """The monthly report of a period (default: the latest with an accepted ledger return)."""
     from stls_warehouse.reports.monthly import NoDataForPeriod, latest_period
     from stls_warehouse.reports.monthly import write_monthly_report as write
@@ -258,7 +316,7 @@ def write_monthly_report(period: str | None = None) -> dict[str, Any]:
         return {"report": None, "note": str(nothing)}
 
 
-def run_locally(run_id: str | None = None) -> dict[str, Any]:
+def run_locally(run_id: str | None = None) -> LocalRun:
     """Every stage in this process, in order, without Airflow (tests and debugging)."""
     run_id = run_id or new_run_id("local", microseconds=True)
     intake = [intake_batch(b["sla_code"], b["files"], run_id) for b in route_landing() if b["files"]]
@@ -280,7 +338,7 @@ def run_locally(run_id: str | None = None) -> dict[str, Any]:
     }
 
 
-def apply_retention(home: Paths, *, current_run: str | None = None) -> dict[str, Any]:
+def apply_retention(home: Paths, *, current_run: str | None = None) -> RetentionResult:
     """Every setting at once (a publishing run calls this); what was removed."""
     from stls_warehouse.quality.data_docs import prune_data_docs
     from stls_warehouse.retention import prune_releases, prune_run_logs

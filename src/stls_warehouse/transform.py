@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 from stls_warehouse.config import DBT_PROJECT_DIR, Paths, settings
 from stls_warehouse.errors import StlsError
@@ -65,6 +65,34 @@ _NOT_PROJECT = {"target", "logs", "dbt_packages", "__pycache__"}
 _RECORD_VERSION = 1
 
 Mode = Literal["full", "targeted", "skip"]
+
+
+class BuildContext(TypedDict):
+    """Everything but the data that decides what a build produces (`build_context`)."""
+
+    record_version: int
+    project_dir: str
+    project_files: dict[str, str]  # path under the project -> SHA-256
+    packages: dict[str, str | None]  # package -> version, None when not installed
+    target: str
+    warehouse: str
+
+
+class BuildInputs(TypedDict):
+    """What a plan was decided on: recorded with the build when it succeeds."""
+
+    context: BuildContext
+    as_of_date: str
+    sources: NotRequired[dict[str, list[int]]]  # source -> [rows, hash]; once the warehouse was read
+
+
+class BuildRecord(BuildContext):
+    """`last_build.json`: the last successful build's inputs, mode and time."""
+
+    sources: dict[str, list[int]]
+    as_of_date: str
+    mode: Mode
+    finished_at: str
 
 
 class DbtFailed(StlsError, RuntimeError):
@@ -81,7 +109,7 @@ class BuildPlan:
     mode: Mode
     reason: str
     args: tuple[str, ...] = ()
-    inputs: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    inputs: BuildInputs = field(kw_only=True, repr=False, compare=False)
 
     def summary(self) -> str:
         command = f"dbt {' '.join(self.args)}" if self.args else "no dbt command"
@@ -173,7 +201,7 @@ def as_of_date(day: str | None = None) -> str:
     return f"today {date.today().isoformat()} / {datetime.now(UTC).date().isoformat()} UTC"
 
 
-def build_context(paths: Paths, project_dir: Path = DBT_PROJECT_DIR) -> dict[str, Any]:
+def build_context(paths: Paths, project_dir: Path = DBT_PROJECT_DIR) -> BuildContext:
     """Everything but the data that decides what a build produces."""
     return {
         "record_version": _RECORD_VERSION,
@@ -294,7 +322,7 @@ def _listed(items: list[str], limit: int = 5) -> str:
     return ", ".join(items[:limit]) + more
 
 
-def _context_change(recorded: dict[str, Any], context: dict[str, Any]) -> str | None:
+def _context_change(recorded: dict[str, Any], context: BuildContext) -> str | None:
     if recorded.get("record_version") != context["record_version"]:
         return "the build record is from another version of this code"
     files = _changed_files(recorded.get("project_files", {}), context["project_files"])
@@ -307,9 +335,13 @@ def _context_change(recorded: dict[str, Any], context: dict[str, Any]) -> str | 
     ]
     if versions:
         return f"versions changed since the last successful build: {_listed(versions)}"
-    for key, label in (("target", "dbt target"), ("warehouse", "warehouse file"), ("project_dir", "project")):
-        if recorded.get(key) != context[key]:
-            return f"the {label} is not the last successful build's ({recorded.get(key)} -> {context[key]})"
+    for key, label, now in (
+        ("target", "dbt target", context["target"]),
+        ("warehouse", "warehouse file", context["warehouse"]),
+        ("project_dir", "project", context["project_dir"]),
+    ):
+        if recorded.get(key) != now:
+            return f"the {label} is not the last successful build's ({recorded.get(key)} -> {now})"
     return None
 
 
@@ -351,10 +383,12 @@ def plan_build(
     """Decide between a full, a targeted and no build (see the module docstring); `as_of`
     is the status date to judge at, given to dbt as a variable (`dbt_vars`)."""
     context = build_context(paths, project_dir)
-    inputs: dict[str, Any] = {"context": context, "as_of_date": as_of_date(as_of)}
+    inputs: BuildInputs = {"context": context, "as_of_date": as_of_date(as_of)}
 
     def plan(mode: Literal["full", "skip"], reason: str) -> BuildPlan:
-        return BuildPlan(mode, reason, (*BUILD_FULL, *dbt_vars(as_of)) if mode == "full" else (), inputs)
+        return BuildPlan(
+            mode, reason, (*BUILD_FULL, *dbt_vars(as_of)) if mode == "full" else (), inputs=inputs
+        )
 
     if full:
         return plan("full", "a full build was asked for")
@@ -383,7 +417,7 @@ def plan_build(
         "targeted",
         f"the project is unchanged since the last successful build; {'; '.join(changes)}",
         (*BUILD_FULL, "--select", *selectors, "--exclude-resource-type", "unit_test", *dbt_vars(as_of)),
-        inputs,
+        inputs=inputs,
     )
 
 
@@ -397,7 +431,8 @@ def _record(paths: Paths, plan: BuildPlan) -> None:
     sources = plan.inputs.get("sources")
     if sources is None:  # a full build on a first run: fingerprint what it read
         _, sources = warehouse_state(paths.warehouse, _read_json(state / "manifest.json") or {})
-    record = plan.inputs["context"] | {
+    record: BuildRecord = {
+        **plan.inputs["context"],
         "sources": sources,
         "as_of_date": plan.inputs["as_of_date"],
         "mode": plan.mode,

@@ -12,11 +12,12 @@ from typing import Any
 
 from stls_warehouse.config import paths
 from stls_warehouse.intake.notes import feedback_notes
+from stls_warehouse.pipeline import Batch
 
 MAX_FANOUT = 64  # above this many new files, fan out per SLA instead of per file
 
 
-def plan_arrivals() -> list[dict[str, Any]]:
+def plan_arrivals() -> list[Batch]:
     """The newly arrived files as intake batches: one per file, or one per SLA for a backlog."""
     from stls_warehouse.intake.landing import discover, path_of, route, settled
     from stls_warehouse.intake.stage import display_name
@@ -26,7 +27,7 @@ def plan_arrivals() -> list[dict[str, Any]]:
     waiting = {name for name, _, _ in waiting_files(home.landing, home.raw)}
     landed = [f for f in discover(home.landing) if f.path.relative_to(home.landing).as_posix() in waiting]
     landed, _still_arriving = settled(home.landing, landed)  # the rule every intake path follows
-    batches = [
+    batches: list[Batch] = [
         {"sla_code": sla, "files": files, "label": sla} for sla, files in route(landed).items() if files
     ]
     if len(landed) > MAX_FANOUT:

@@ -12,10 +12,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TypedDict
 
 from stls_warehouse.periods import KpiMonth, LedgerPeriod, financial_year_label, parse_kpi_month
 
 CLOSE_DAY = 20  # day of the following month the close runs on; after every due date in the seed
+
+
+class CloseDetails(TypedDict):
+    """A close as the monthly close's tasks pass it on (`Close.as_dict`)."""
+
+    month: str
+    period_keys: list[str]
+    financial_year: str
+    as_of: str  # YYYY-MM-DD
+    closes_year: str | None
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,7 @@ class Close:
             return financial_year_label(self.month.year - 1)
         return None
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> CloseDetails:
         return {
             "month": self.month.key,
             "period_keys": list(self.period_keys),

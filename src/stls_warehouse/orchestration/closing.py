@@ -7,22 +7,40 @@ and the published tables; each is idempotent, so re-running a close changes noth
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from stls_warehouse.config import paths
-from stls_warehouse.orchestration.calendar import annual_review_as_of, close_for_month
+from stls_warehouse.orchestration.calendar import CloseDetails, annual_review_as_of, close_for_month
+from stls_warehouse.pipeline import BuildResult
+
+if TYPE_CHECKING:
+    from stls_warehouse.reports.annual import AnnualReportFiles
+    from stls_warehouse.reports.evidence import EvidencePackFile
+    from stls_warehouse.reports.monthly import MonthlyReportFile
 
 log = logging.getLogger(__name__)
 
 
-def build_as_of(day: str) -> dict[str, Any]:
+class CloseBuild(BuildResult):
+    as_of: str  # the status date the build judged at
+
+
+class LateAlert(TypedDict):
+    late: int  # late returns
+    alert_sent: bool  # county finance's list
+    schools_mailed: list[str]  # SLAs whose contacts were mailed
+    contacts_file: bool  # whether the returns service has published its contacts
+
+
+def build_as_of(day: str) -> CloseBuild:
     """Build the warehouse with return statuses judged at `day` (the dbt var `as_of_date`)."""
     from stls_warehouse import pipeline
 
-    return pipeline.build_warehouse(as_of=day) | {"as_of": day}
+    return {**pipeline.build_warehouse(as_of=day), "as_of": day}
 
 
-def close_completeness(close: dict[str, Any]) -> dict[str, Any]:
+def close_completeness(close: CloseDetails) -> dict[str, Any]:
     """Statuses of the close's returns at its as-of date; call inside the writer pool."""
     from stls_warehouse.quality.completeness import period_completeness
 
@@ -30,7 +48,7 @@ def close_completeness(close: dict[str, Any]) -> dict[str, Any]:
     return result.as_dict()
 
 
-def alert_late_returns(completeness: dict[str, Any]) -> dict[str, Any]:
+def alert_late_returns(completeness: Mapping[str, Any]) -> LateAlert:
     """County finance's list of every late return (`STLS_ALERT_TO`), and each late school's
     own e-mail to the contacts the returns service publishes; without that file, the list
     alone, as the log says."""
@@ -92,7 +110,7 @@ def year_gate(financial_year: str) -> dict[str, Any]:
     return result.as_dict()
 
 
-def monthly_report(month: str) -> list[dict[str, Any]]:
+def monthly_report(month: str) -> list[MonthlyReportFile]:
     """The monthly report of each ledger period the month's close covered."""
     from stls_warehouse.reports.monthly import write_monthly_report
 
@@ -100,13 +118,13 @@ def monthly_report(month: str) -> list[dict[str, Any]]:
     return [write_monthly_report(home, period.key) for period in close_for_month(month).ledger_periods]
 
 
-def annual_report(financial_year: str) -> dict[str, Any]:
+def annual_report(financial_year: str) -> AnnualReportFiles:
     from stls_warehouse.reports.annual import write_annual_report
 
     return write_annual_report(paths().ensure(), financial_year)
 
 
-def evidence_pack(financial_year: str) -> dict[str, Any]:
+def evidence_pack(financial_year: str) -> EvidencePackFile:
     from stls_warehouse.reports.evidence import write_evidence_pack
 
     return write_evidence_pack(paths().ensure(), financial_year)

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from stls_warehouse.errors import StlsError
 from stls_warehouse.orchestration.deployment import (
@@ -39,6 +39,26 @@ from stls_warehouse.orchestration.deployment import (
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 TERMINAL_RUN_STATES = ("success", "failed")
+
+
+class DagRun(TypedDict):
+    """The fields read here of the REST API's DAG run (it has more)."""
+
+    dag_run_id: str
+    state: str
+    run_type: str
+    queued_at: str | None
+    end_date: str | None
+
+
+class TaskInstance(TypedDict):
+    """The fields read here of the REST API's task instance (it has more)."""
+
+    task_id: str
+    map_index: int
+    state: str | None
+    hostname: str | None
+    try_number: int
 
 
 class DeploymentError(StlsError, RuntimeError):
@@ -380,15 +400,15 @@ class RestClient:
         run = self.post(f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
         return str(run["dag_run_id"])
 
-    def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.get(f"/dags/{dag_id}/dagRuns/{run_id}")
+    def run(self, dag_id: str, run_id: str) -> DagRun:
+        result: DagRun = self.get(f"/dags/{dag_id}/dagRuns/{run_id}")
         return result
 
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    def task_instances(self, dag_id: str, run_id: str) -> list[TaskInstance]:
         result = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=500)
         return list(result["task_instances"])
 
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> DagRun:
         import httpx
 
         deadline = time.monotonic() + timeout

@@ -24,15 +24,24 @@ from typing import Any
 from airflow.sdk import Asset, get_current_context, task, task_group
 
 from stls_warehouse.orchestration.assets import PERIOD_CLOSED, PUBLISHED, YEAR_CLOSED
+from stls_warehouse.orchestration.calendar import CloseDetails
+from stls_warehouse.orchestration.closing import CloseBuild, LateAlert
 from stls_warehouse.orchestration.dag_defaults import WAREHOUSE_POOL
+from stls_warehouse.pipeline import Batch, BuildResult, IntakeResult, PublishResult
+from stls_warehouse.reports.annual import AnnualReportFiles
+from stls_warehouse.reports.evidence import EvidencePackFile
+from stls_warehouse.reports.monthly import MonthlyReportFile
 
+# The tasks' return types are imported at run time, not under TYPE_CHECKING: Airflow reads a
+# task's return annotation to decide `multiple_outputs` (True for a dict type), and falls back
+# to False for a name it cannot resolve. `Result`: another module's summary, passed on as it is.
 Result = dict[str, Any]
 
 # --- taking returns in --------------------------------------------------------------------------
 
 
 @task
-def route_landing() -> list[Result]:
+def route_landing() -> list[Batch]:
     """The landing zone's settled files grouped by SLA, one batch per SLA that has files."""
     from stls_warehouse import pipeline
 
@@ -40,7 +49,7 @@ def route_landing() -> list[Result]:
 
 
 @task
-def plan_arrivals() -> list[Result]:
+def plan_arrivals() -> list[Batch]:
     """The newly arrived files as batches: one per file, or one per SLA for a backlog."""
     from stls_warehouse.orchestration.arrivals import plan_arrivals as plan
 
@@ -48,7 +57,7 @@ def plan_arrivals() -> list[Result]:
 
 
 @task(map_index_template="{{ batch_label }}")
-def intake(batch: Result, run_id: str | None = None) -> Result:
+def intake(batch: Batch, run_id: str | None = None) -> IntakeResult:
     """Read and check one batch's files; the map index shows the batch's label (the file's
     name on arrival) or its SLA."""
     from stls_warehouse import pipeline
@@ -59,7 +68,7 @@ def intake(batch: Result, run_id: str | None = None) -> Result:
 
 
 @task(pool=WAREHOUSE_POOL, trigger_rule="none_failed")  # reads each SLA's history: no writer meanwhile
-def gate_returns(intakes: list[Result] | None = None, run_id: str | None = None) -> Result:
+def gate_returns(intakes: list[IntakeResult] | None = None, run_id: str | None = None) -> Result:
     """The Great Expectations gate on the run's staged returns. `none_failed`: when no batch
     had files the mapped intake is skipped, and the gate, the load and the decisions still run."""
     from stls_warehouse import pipeline
@@ -101,7 +110,7 @@ def take_in_returns(batches: Any, loaded: Iterable[Asset] = ()) -> Any:
 
 
 @task(pool=WAREHOUSE_POOL)
-def build_warehouse(load: Result, close: Result | None = None) -> Result:
+def build_warehouse(load: Result, close: CloseDetails | None = None) -> BuildResult:
     """dbt: a full build when the dbt project changed, else only what the changed returns
     feed, or nothing when no source row changed; the decision and its reason are written to
     this task's log before dbt starts, and returned. A close's build judges return statuses
@@ -116,7 +125,7 @@ def build_warehouse(load: Result, close: Result | None = None) -> Result:
 
 
 @task(pool=WAREHOUSE_POOL)
-def build_annual_marts(year: str) -> Result:
+def build_annual_marts(year: str) -> CloseBuild:
     """The warehouse rebuilt with statuses judged at the close that finished the year."""
     from stls_warehouse.orchestration.closing import annual_as_of, build_as_of
 
@@ -124,7 +133,7 @@ def build_annual_marts(year: str) -> Result:
 
 
 @task(pool=WAREHOUSE_POOL)
-def gate_warehouse(build: Result, run_id: str | None = None) -> Result:
+def gate_warehouse(build: BuildResult, run_id: str | None = None) -> Result:
     """Reconciliation, completeness and no-personal-data gates; a blocking failure fails
     this task at once (no retry: the data will not change) and publication never runs."""
     from stls_warehouse.orchestration.closing import warehouse_gates
@@ -133,7 +142,7 @@ def gate_warehouse(build: Result, run_id: str | None = None) -> Result:
 
 
 @task(pool=WAREHOUSE_POOL, outlets=[PUBLISHED])
-def publish(gates: Result) -> Result:
+def publish(gates: Result) -> PublishResult:
     """Write, audit and publish the marts (an unchanged release is not published again)."""
     from stls_warehouse import pipeline
 
@@ -148,7 +157,7 @@ def gate_and_publish(build: Any) -> Any:
 
 
 @task
-def monthly_report(release: Result) -> Result:
+def monthly_report(release: PublishResult) -> MonthlyReportFile:
     """The latest period's monthly report, read from the release just published."""
     from stls_warehouse import pipeline
 
@@ -159,7 +168,9 @@ def monthly_report(release: Result) -> Result:
 
 
 @task
-def which_close(params: Mapping[str, Any] | None = None, logical_date: datetime | None = None) -> Result:
+def which_close(
+    params: Mapping[str, Any] | None = None, logical_date: datetime | None = None
+) -> CloseDetails:
     """The close of the `month` parameter, else of the month before the run's logical date."""
     from stls_warehouse.orchestration.calendar import close_for_month, close_for_run
 
@@ -172,22 +183,22 @@ def which_close(params: Mapping[str, Any] | None = None, logical_date: datetime 
 
 
 @task(pool=WAREHOUSE_POOL)
-def check_completeness(build: Result, close: Result) -> Result:
+def check_completeness(build: BuildResult, close: CloseDetails) -> Result:
     from stls_warehouse.orchestration.closing import close_completeness
 
     return close_completeness(close)
 
 
 @task
-def alert_overdue(completeness: Result) -> Result:
+def alert_overdue(completeness: Result) -> LateAlert:
     from stls_warehouse.orchestration.closing import alert_late_returns
 
     return alert_late_returns(completeness)
 
 
 @task(outlets=[PERIOD_CLOSED])
-def announce_period_closed(release: Result, close: Result) -> Result:
-    extra = {
+def announce_period_closed(release: PublishResult, close: CloseDetails) -> Result:
+    extra: Result = {  # the asset event's extra
         "month": close["month"],
         "period_keys": close["period_keys"],
         "release_id": release["release_id"],
@@ -197,13 +208,13 @@ def announce_period_closed(release: Result, close: Result) -> Result:
 
 
 @task.short_circuit
-def closes_a_year(release: Result, close: Result) -> bool:
+def closes_a_year(release: PublishResult, close: CloseDetails) -> bool:
     return close["closes_year"] is not None
 
 
 @task(outlets=[YEAR_CLOSED])
-def announce_year_closed(close: Result) -> Result:
-    extra = {"financial_year": close["closes_year"], "month": close["month"]}
+def announce_year_closed(close: CloseDetails) -> Result:
+    extra: Result = {"financial_year": close["closes_year"], "month": close["month"]}
     get_current_context()["outlet_events"][YEAR_CLOSED].extra = extra
     return extra
 
@@ -237,7 +248,7 @@ def closed_months(
 
 
 @task
-def write_monthly_report(month: str) -> list[Result]:
+def write_monthly_report(month: str) -> list[MonthlyReportFile]:
     from stls_warehouse.orchestration.closing import monthly_report as write
 
     return write(month)
@@ -257,21 +268,21 @@ def which_year(
 
 
 @task
-def completeness_gate(release: Result, year: str) -> Result:
+def completeness_gate(release: PublishResult, year: str) -> Result:
     from stls_warehouse.orchestration.closing import year_gate
 
     return year_gate(year)
 
 
 @task
-def annual_report(gate: Result, year: str) -> Result:
+def annual_report(gate: Result, year: str) -> AnnualReportFiles:
     from stls_warehouse.orchestration.closing import annual_report as write
 
     return write(year)
 
 
 @task(pool=WAREHOUSE_POOL)  # may read line_ref from the warehouse's staged lines: no writer meanwhile
-def evidence_pack(report: Result, year: str) -> Result:
+def evidence_pack(report: AnnualReportFiles, year: str) -> EvidencePackFile:
     from stls_warehouse.orchestration.closing import evidence_pack as write
 
     return write(year)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from stls_warehouse.catalog import kind_for_unit, table_doc
 from stls_warehouse.config import Paths
@@ -275,7 +275,14 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def write_annual_report(home: Paths, financial_year: str) -> dict[str, Any]:
+class AnnualReportFiles(TypedDict):
+    html: str
+    pdf: str
+    release_id: str
+    financial_year: str
+
+
+def write_annual_report(home: Paths, financial_year: str) -> AnnualReportFiles:
     """Write `reports/annual/annual_review_<year>.html` and `.pdf` for a complete year."""
     with PublishedRelease(home) as release:
         doc = build_annual_document(release, financial_year)

@@ -43,7 +43,7 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from stls_warehouse import reference, transform
 from stls_warehouse.config import REPO_ROOT, Paths, settings
@@ -90,7 +90,36 @@ def evidence_pack_path(home: Paths, financial_year: str) -> Path:
     return home.reports / "evidence" / f"evidence_pack_{financial_year}.zip"
 
 
-def write_evidence_pack(home: Paths, financial_year: str) -> dict[str, Any]:
+class EvidencePackFile(TypedDict):
+    evidence_pack: str  # the zip's path
+    sha256: str
+    members: int
+    release_id: str
+    absent: list[str]  # members not present when the pack was built
+
+
+class MemberEntry(TypedDict):
+    """A member's line in `index.json`."""
+
+    present: bool
+    source: str
+    sha256: NotRequired[str]
+    bytes: NotRequired[int]
+
+
+class DistrictWalk(TypedDict):
+    """From the District outturn to the ledger lines it sums and one line's file and row."""
+
+    outturn: str | None
+    sum_of_lines: str
+    lines: int
+    fund_strands: list[str]
+    agrees: bool
+    example_line: dict[str, str | None]
+    example_file: str | None
+
+
+def write_evidence_pack(home: Paths, financial_year: str) -> EvidencePackFile:
     """Write `reports/evidence/evidence_pack_<year>.zip` for a complete year."""
     members, index, release_id = collect_members(home, financial_year)
     target = evidence_pack_path(home, financial_year)
@@ -121,18 +150,18 @@ def build_zip(members: dict[str, bytes]) -> bytes:
 class _Members:
     def __init__(self) -> None:
         self.data: dict[str, bytes] = {}
-        self.index: dict[str, dict[str, Any]] = {}
+        self.index: dict[str, MemberEntry] = {}
 
     def add(self, name: str, data: bytes | None, source: str) -> None:
-        self.index[name] = {"present": data is not None, "source": source}
+        entry: MemberEntry = {"present": data is not None, "source": source}
+        self.index[name] = entry
         if data is not None:
             self.data[name] = data
-            self.index[name] |= {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+            entry["sha256"] = hashlib.sha256(data).hexdigest()
+            entry["bytes"] = len(data)
 
 
-def collect_members(
-    home: Paths, financial_year: str
-) -> tuple[dict[str, bytes], dict[str, dict[str, Any]], str]:
+def collect_members(home: Paths, financial_year: str) -> tuple[dict[str, bytes], dict[str, MemberEntry], str]:
     pack = _Members()
     add = pack.add
     with PublishedRelease(home) as release:
@@ -422,7 +451,7 @@ def _add_dbt(pack: _Members, home: Paths) -> None:
 # --- the walk from the District outturn to a file and row ------------------------------------
 
 
-def _district_walk(release: PublishedRelease, financial_year: str, line_refs: Any) -> dict[str, Any]:
+def _district_walk(release: PublishedRelease, financial_year: str, line_refs: Any) -> DistrictWalk:
     """The District outturn, the ledger lines it sums, and one line's file and row."""
     outturn = release.rows(
         "select outturn from mart_service_line_budget_outturn where financial_year = ? and service_line = 'DISTRICT'",
@@ -468,9 +497,7 @@ def _district_walk(release: PublishedRelease, financial_year: str, line_refs: An
     }
 
 
-def _readme(
-    financial_year: str, release_id: str, index: dict[str, dict[str, Any]], walk: dict[str, Any]
-) -> str:
+def _readme(financial_year: str, release_id: str, index: dict[str, MemberEntry], walk: DistrictWalk) -> str:
     line = walk["example_line"]
     strands = ", ".join(walk["fund_strands"])
     lines = [

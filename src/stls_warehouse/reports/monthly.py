@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from stls_warehouse.config import Paths
 from stls_warehouse.errors import StlsError
@@ -94,9 +94,19 @@ def build_monthly_report(home: Paths, period: LedgerPeriod) -> MonthlyReport:
         return MonthlyReport(period, render_html(doc), release.release_id)
 
 
+class MonthlyReportFile(TypedDict):
+    """A monthly report written (`report`, its `period` and `release_id`), or none and why
+    (`pipeline.write_monthly_report`: `report` None and a `note`)."""
+
+    report: str | None
+    period: NotRequired[str]
+    release_id: NotRequired[str]
+    note: NotRequired[str]
+
+
 def write_monthly_report(
     home: Paths, period_or_year: str | int, period: str | int | None = None
-) -> dict[str, Any]:
+) -> MonthlyReportFile:
     """Write `reports/monthly/monthly_<period>.html`; accepts `2021-22-P07` or (year, month)."""
     ledger_period = (
         parse_period(period_or_year) if period is None else parse_period(period, str(period_or_year))

@@ -7,7 +7,6 @@ view of the same name in an in-memory DuckDB database; the working warehouse is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -38,7 +37,7 @@ class PublishedRelease:
         manifest = release_manifest(release)
         if manifest is None:
             raise FileNotFoundError(f"release {release} has no manifest.json")
-        self.manifest: Mapping[str, Any] = manifest
+        self.manifest = manifest  # publish.manifest.Manifest
         self.release_id: str = self.manifest["release_id"]
         self.con = connect_quietly()
         self.tables: tuple[str, ...] = tuple(sorted(p.stem for p in (release / "parquet").glob("*.parquet")))
