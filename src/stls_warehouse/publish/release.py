@@ -40,7 +40,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from stls_warehouse.catalog import docs_fingerprint, table_doc
 from stls_warehouse.config import REPO_ROOT, Paths, settings
@@ -546,47 +546,40 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
+def _submission_rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, object]]:
+    """The rows of a query on the submission ledger, keyed by their column names, with
+    `received_at` as text (the manifest is JSON)."""
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description or ()]
+    return [
+        {k: (str(v) if k == "received_at" else v) for k, v in zip(names, row, strict=True)}
+        for row in cursor.fetchall()
+    ]
+
+
 def _returns_in_release(con: duckdb.DuckDBPyConnection) -> list[ReturnInRelease]:
     """The accepted returns whose figures the release holds (the current version of each)."""
-    rows = con.execute(
-        "select s.original_name, s.file_sha256, s.return_type, s.sla_code, s.period_key, s.version, "
-        "s.received_at from wh.raw.submissions s where s.status = 'ACCEPTED' and s.file_sha256 in "
+    rows = _submission_rows(
+        con,
+        "select s.original_name as file, s.file_sha256 as sha256, s.return_type, s.sla_code, "
+        "s.period_key, s.version, s.received_at from wh.raw.submissions s "
+        "where s.status = 'ACCEPTED' and s.file_sha256 in "
         "(select current_file_sha256 from wh.marts.mart_return_status) "
-        "order by s.return_type, s.sla_code, s.period_key"
-    ).fetchall()
-    return [
-        ReturnInRelease(
-            file=file,
-            sha256=sha256,
-            return_type=return_type,
-            sla_code=sla_code,
-            period_key=period_key,
-            version=version,
-            received_at=str(received_at),
-        )
-        for file, sha256, return_type, sla_code, period_key, version, received_at in rows
-    ]
+        "order by s.return_type, s.sla_code, s.period_key",
+    )
+    return cast(list[ReturnInRelease], rows)
 
 
 def _inputs(con: duckdb.DuckDBPyConnection) -> list[InputFile]:
     """Every file ever received, with its hash and outcome (names only of accepted files)."""
-    rows = con.execute(
-        "select file_sha256, status, case when status = 'ACCEPTED' then original_name end, "
+    rows = _submission_rows(
+        con,
+        "select file_sha256 as sha256, status, "
+        "case when status = 'ACCEPTED' then original_name end as file, "
         "return_type, sla_code, period_key, received_at from wh.raw.submissions "
-        "order by received_at, file_sha256, status"
-    ).fetchall()
-    return [
-        InputFile(
-            sha256=sha256,
-            status=status,
-            file=file,
-            return_type=return_type,
-            sla_code=sla_code,
-            period_key=period_key,
-            received_at=str(received_at),
-        )
-        for sha256, status, file, return_type, sla_code, period_key, received_at in rows
-    ]
+        "order by received_at, file_sha256, status",
+    )
+    return cast(list[InputFile], rows)
 
 
 # --- publishing -------------------------------------------------------------------------

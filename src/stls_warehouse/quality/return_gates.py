@@ -353,7 +353,7 @@ def ledger_summary_frame(
     rows = []
     for record in records:
         sla, year = _named(record["sla_code"]), _named(record["financial_year"])
-        period = int(cast(int, record["period"]))
+        period = cast(int, record["period"])  # an accepted ledger names its period
         own = figures[record["sha256"]]
         control = _control_sheet(record, raw_root)
         high, low = _history_band(history, sla, year, period, record["is_nil_return"])
