@@ -18,14 +18,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from stls_warehouse.orchestration.native import NativeDeployment, RestClient, task_log_tail
+from stls_warehouse.orchestration.native import DeploymentError, NativeDeployment, RestClient, task_log_tail
 from stls_warehouse.synthetic import generate, generate_returns
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 DATABASE = "stls_airflow_it" + os.environ.get("STLS_TEST_PG_SUFFIX", "")  # parallel checkouts set a suffix
 REDIS_DB = 11
-RUN_TIMEOUT = 150
+RUN_TIMEOUT = 360  # a run takes 20-60 s here; CI machines under load have been seen to take minutes
 DAGS = ("stls_returns_pipeline", "stls_monthly_close")  # the deployment: tests/orchestration/conftest.py
 
 
@@ -34,7 +34,12 @@ def _published(home: Path, table: str) -> str:
 
 
 def _finish(native: NativeDeployment, client: RestClient, dag_id: str, run_id: str) -> dict:
-    run = client.wait_for_run(dag_id, run_id, timeout=RUN_TIMEOUT)
+    try:
+        run = client.wait_for_run(dag_id, run_id, timeout=RUN_TIMEOUT)
+    except DeploymentError as timed_out:  # say what the unfinished tasks were doing
+        unfinished = [t["task_id"] for t in client.task_instances(dag_id, run_id) if t["state"] != "success"]
+        tail = task_log_tail(native.deployment.airflow_home, dag_id, run_id, tasks=unfinished)
+        raise AssertionError(f"{timed_out}\n{tail}") from timed_out
     assert run["state"] == "success", task_log_tail(native.deployment.airflow_home, dag_id, run_id)
     return run
 

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -424,12 +424,21 @@ class RestClient:
         raise DeploymentError(f"{dag_id} {run_id} did not finish in {timeout:.0f}s: {states}")
 
 
-def task_log_tail(airflow_home: Path, dag_id: str, run_id: str, limit: int = 1500) -> str:
-    """The last lines of every task log of a run, for a failing test's message."""
+def task_log_tail(
+    airflow_home: Path, dag_id: str, run_id: str, limit: int = 1500, tasks: Collection[str] = ()
+) -> str:
+    """The last lines of a run's task logs that show an error, and of every log of `tasks`
+    (those that never finished, when a run times out), for a failing test's message."""
     folder = airflow_home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
     parts = []
     for log in sorted(folder.glob("task_id=*/**/*.log")):
         text = log.read_text(encoding="utf-8", errors="replace")
-        if '"level":"error"' in text or "Traceback" in text or "error" in text[-limit:].lower():
+        task_id = log.relative_to(folder).parts[0].removeprefix("task_id=")
+        if (
+            task_id in tasks
+            or '"level":"error"' in text
+            or "Traceback" in text
+            or "error" in text[-limit:].lower()
+        ):
             parts.append(f"== {log.relative_to(folder)}\n{text[-limit:]}")
     return "\n".join(parts) or json.dumps({"logs": str(folder)})
