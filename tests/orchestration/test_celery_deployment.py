@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from stls_warehouse.orchestration.native import DeploymentError, NativeDeployment, RestClient, task_log_tail
+from stls_warehouse.orchestration.native import NativeDeployment, RestClient, RunTimedOut, task_log_tail
 from stls_warehouse.synthetic import generate, generate_returns
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -36,9 +36,8 @@ def _published(home: Path, table: str) -> str:
 def _finish(native: NativeDeployment, client: RestClient, dag_id: str, run_id: str) -> dict:
     try:
         run = client.wait_for_run(dag_id, run_id, timeout=RUN_TIMEOUT)
-    except DeploymentError as timed_out:  # say what the unfinished tasks were doing
-        unfinished = [t["task_id"] for t in client.task_instances(dag_id, run_id) if t["state"] != "success"]
-        tail = task_log_tail(native.deployment.airflow_home, dag_id, run_id, tasks=unfinished)
+    except RunTimedOut as timed_out:  # say what the unfinished tasks were doing
+        tail = task_log_tail(native.deployment.airflow_home, dag_id, run_id, tasks=timed_out.unfinished)
         raise AssertionError(f"{timed_out}\n{tail}") from timed_out
     assert run["state"] == "success", task_log_tail(native.deployment.airflow_home, dag_id, run_id)
     return run

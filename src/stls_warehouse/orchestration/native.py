@@ -65,6 +65,14 @@ class DeploymentError(StlsError, RuntimeError):
     """A native service did not come up, or a run did not finish as expected."""
 
 
+class RunTimedOut(DeploymentError):
+    """A run was still going at its deadline; `unfinished` names the tasks that had not succeeded."""
+
+    def __init__(self, message: str, unfinished: list[str]) -> None:
+        super().__init__(message)
+        self.unfinished = unfinished
+
+
 def _psql(sql: str, host: str, port: int, user: str) -> None:
     subprocess.run(
         [
@@ -420,8 +428,12 @@ class RestClient:
             if run["state"] in TERMINAL_RUN_STATES:
                 return run
             time.sleep(1)
-        states = [(t["task_id"], t["map_index"], t["state"]) for t in self.task_instances(dag_id, run_id)]
-        raise DeploymentError(f"{dag_id} {run_id} did not finish in {timeout:.0f}s: {states}")
+        tasks = self.task_instances(dag_id, run_id)
+        states = [(t["task_id"], t["map_index"], t["state"]) for t in tasks]
+        raise RunTimedOut(
+            f"{dag_id} {run_id} did not finish in {timeout:.0f}s: {states}",
+            unfinished=[t["task_id"] for t in tasks if t["state"] != "success"],
+        )
 
 
 def task_log_tail(
