@@ -10,7 +10,7 @@ export TQDM_DISABLE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 
-# `make test` runs a test file per worker process, one worker per core up to four (10 to 12
+# `make test` runs a test file per worker process, one worker per core up to four (10 to 13
 # minutes on 2 cores, against 14 in one process); PYTEST_WORKERS= runs it in one process.
 PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile
 
